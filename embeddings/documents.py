@@ -1,0 +1,96 @@
+"""One Document per code: a short text to embed and weighted fields for lexical (FTS5) search."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from embeddings.codesets.pcs_axes import APPROACH_PLAIN_WORDS
+from embeddings.records import Code
+
+MAX_TERMS_EMBEDDED = 6
+MAX_DESCRIPTION_EMBEDDED = 400
+
+
+@dataclass(frozen=True)
+class Document:
+    system: str
+    code: str
+    embed_text: str
+    title: str
+    terms: str
+    context: str
+
+
+def build_documents(codes: Iterable[Code], titles: Mapping[tuple[str, str], str],
+                    held_out: Mapping[tuple[str, str], frozenset[str]] | None = None) -> list[Document]:
+    """`titles` maps (system, code) to title for hierarchy paths; `held_out` drops evaluation terms."""
+    held_out = held_out or {}
+    return [build_document(c, titles, held_out.get((c.system, c.code), frozenset())) for c in codes]
+
+
+def hierarchy_path(code: Code, titles: Mapping[tuple[str, str], str]) -> list[str]:
+    return [titles.get((code.system, p), p) for p in code.parents]
+
+
+def synonyms(code: Code, dropped: frozenset[str] = frozenset()) -> list[str]:
+    """Official alternative wordings: inclusion terms (CM) and alphabetic-index terms (PCS)."""
+    labels = {a.label for a in code.axes}
+    found = [t for t in code.notes_of("inclusion") + list(code.terms) if t not in dropped and t not in labels]
+    return list(dict.fromkeys(found))
+
+
+def procedure_sentence(code: Code) -> str:
+    """Plain-language sentence composed from the PCS axis values and their official definitions."""
+    axes = {a.name: a for a in code.axes}
+    op, part, approach = axes.get("Root Operation"), axes.get("Body Part"), axes.get("Approach")
+    if not (op and op.label and part and part.label):
+        return ""
+    sentence = f"{op.label} of the {part.label.lower()}"
+    if op.definition:
+        sentence += f" ({op.definition[0].lower()}{op.definition[1:]})"
+    if approach and approach.label:
+        sentence += f", {approach.label.lower()} approach"
+        plain = APPROACH_PLAIN_WORDS.get(approach.label)
+        if plain:
+            sentence += f": {plain}"
+    device = axes.get("Device")
+    if device and device.label and device.label != "No Device":
+        sentence += f", using {device.label.lower()}"
+    qualifier = axes.get("Qualifier")
+    if qualifier and qualifier.label and qualifier.label != "No Qualifier":
+        sentence += f", {qualifier.label.lower()}"
+    return sentence + "."
+
+
+def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: frozenset[str] = frozenset()) -> Document:
+    path = hierarchy_path(code, titles)
+    terms = synonyms(code, dropped)
+    parts = [code.title]
+    if code.system == "icd10pcs":
+        parts.extend(_procedure_gloss(code))
+    elif path and code.kind == "code":
+        parts.append(path[-1] if len(path[-1]) < 120 else "")
+    if terms:
+        parts.append("Also: " + "; ".join(terms[:MAX_TERMS_EMBEDDED]))
+    if code.description:
+        parts.append(code.description[:MAX_DESCRIPTION_EMBEDDED])
+    embed_text = ". ".join(p.rstrip(".") for p in parts if p) + "."
+    context = list(path) + [a.label for a in code.axes if a.label]
+    if code.system == "icd10pcs":
+        approach = next((a.label for a in code.axes if a.name == "Approach"), "")
+        context.append(APPROACH_PLAIN_WORDS.get(approach, ""))
+    return Document(
+        system=code.system, code=code.code, embed_text=embed_text, title=code.title,
+        terms=" | ".join(terms + ([code.description] if code.description else [])),
+        context=" | ".join(c for c in context if c),
+    )
+
+
+def _procedure_gloss(code: Code) -> list[str]:
+    """Short meaning of the root operation and approach, kept brief because encoding time grows with length."""
+    axes = {a.name: a for a in code.axes}
+    op, approach = axes.get("Root Operation"), axes.get("Approach")
+    gloss = [op.definition] if op and op.definition else []
+    if approach and approach.label in APPROACH_PLAIN_WORDS:
+        gloss.append(APPROACH_PLAIN_WORDS[approach.label])
+    return gloss

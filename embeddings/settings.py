@@ -1,0 +1,79 @@
+"""The one settings table: every tunable with its default, help text and MEDCODES_* env override."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _setting(default, help_text: str):
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Each field can be overridden by the environment variable MEDCODES_<FIELD NAME IN CAPITALS>."""
+
+    index_dir: Path = _setting(Path("data/index"), "Built index directory the service reads (a symlink to the current build).")
+    cache_dir: Path = _setting(Path("data/cache"), "Embedding cache (vectors keyed by text hash), reused by every build.")
+    model: str = _setting("", "Path of a local sentence-transformers model; empty means the packaged all-MiniLM-L6-v2.")
+    encoder: str = _setting("sentence", "'sentence' for the real model, 'stub' for deterministic hash vectors (tests only).")
+    index_type: str = _setting("hnsw", "FAISS index kind: 'hnsw' (approximate, fast) or 'flat' (exact).")
+    hnsw_m: int = _setting(32, "HNSW graph degree.")
+    hnsw_ef_construction: int = _setting(80, "HNSW build-time beam width.")
+    hnsw_ef_search: int = _setting(128, "HNSW query-time beam width.")
+    batch_size: int = _setting(64, "Encoding batch size.")
+    threads: int = _setting(0, "CPU threads for torch and FAISS; 0 keeps the library default.")
+    host: str = _setting("127.0.0.1", "Address the server binds to.")
+    port: int = _setting(8000, "Port the server listens on.")
+    max_query_chars: int = _setting(500, "Longest accepted query, in characters.")
+    max_limit: int = _setting(100, "Largest page size a client may ask for.")
+    max_offset: int = _setting(1000, "Deepest result offset a client may ask for.")
+    query_cache_size: int = _setting(4096, "Query embeddings kept in memory for repeated queries.")
+    rrf_k: int = _setting(60, "Reciprocal-rank-fusion constant.")
+    candidates: int = _setting(100, "Candidates each retrieval path contributes before fusion.")
+    verify_checksums: bool = _setting(True, "Verify manifest checksums of index files when loading.")
+    admin_token: str = _setting("", "Token that enables POST /admin/reload; empty disables it.")
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None, **overrides) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(env_name(f.name))
+            if raw is not None:
+                values[f.name] = _parse(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def env_name(field_name: str) -> str:
+    return "MEDCODES_" + field_name.upper()
+
+
+def _parse(f: dataclasses.Field, raw: str):
+    kind = type(f.default)
+    try:
+        if kind is bool:
+            if raw.strip().lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.strip().lower() in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        if issubclass(kind, Path):
+            return Path(raw)
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{env_name(f.name)}={raw!r} is not a valid {kind.__name__}") from None
+
+
+def settings_table() -> list[dict]:
+    """Rows of (env variable, default, help) for documentation and `medcodes settings`."""
+    return [
+        {"name": env_name(f.name), "default": str(f.default), "help": f.metadata["help"]}
+        for f in dataclasses.fields(Settings)
+    ]

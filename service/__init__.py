@@ -1,0 +1,1 @@
+"""medcodes service layer: search engine, Similar Codes, API, FHIR, web pages and CLI."""

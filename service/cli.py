@@ -1,0 +1,189 @@
+"""The `medcodes` command line: build, search (one query or JSON lines from stdin), similar, serve, evaluate."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from embeddings.build import BuildError, BuildRequest, build_index
+from embeddings.codesets import BUILTIN_SYSTEMS, SourceError
+from embeddings.index import IndexLoadError
+from embeddings.settings import Settings, settings_table
+from service.query import QueryError
+
+
+class UsageError(ValueError):
+    """Bad command-line input; printed as one line and exit status 2."""
+
+
+def _pairs(values: list[str], what: str) -> dict[str, Path]:
+    out = {}
+    for value in values or []:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise UsageError(f"{what} must look like NAME=PATH, got {value!r}")
+        if not Path(path).is_file():
+            raise UsageError(f"{what} file not found: {path}")
+        out[name.strip().lower()] = Path(path)
+    return out
+
+
+def _settings(args) -> Settings:
+    overrides = {"index_dir": getattr(args, "index", None), "model": getattr(args, "model", None),
+                 "encoder": getattr(args, "encoder", None)}
+    return Settings.from_env(**overrides)
+
+
+def cmd_build(args) -> int:
+    sources = _pairs(args.source, "--source")
+    unknown = set(sources) - set(BUILTIN_SYSTEMS)
+    if unknown:
+        raise UsageError(f"--source names unknown system(s) {sorted(unknown)}; use {', '.join(BUILTIN_SYSTEMS)}")
+    systems = tuple(args.systems.split(",")) if args.systems else BUILTIN_SYSTEMS
+    bad = [s for s in systems if s not in BUILTIN_SYSTEMS]
+    if bad:
+        raise UsageError(f"--systems: unknown {bad}; built-in systems are {', '.join(BUILTIN_SYSTEMS)}")
+    request = BuildRequest(systems=systems, sources=sources, custom=_pairs(args.custom, "--custom"),
+                           prefixes=tuple(p for p in (args.prefixes or "").split(",") if p))
+    report = build_index(_settings(args), request, force=not args.if_stale)
+    print(json.dumps({"index": str(report.path), "counts": report.counts, "encoded": report.encoded,
+                      "reused": report.reused, "seconds": round(report.seconds, 1), "skipped": report.skipped}))
+    return 0
+
+
+def _engine(args):
+    from service.engine import SearchEngine
+    return SearchEngine.open(_settings(args))
+
+
+def _hit_json(hit) -> dict:
+    return {"system": hit.system, "code": hit.code, "title": hit.title, "score": hit.score,
+            "billable": hit.billable, "reasons": list(hit.reasons)}
+
+
+def cmd_search(args) -> int:
+    engine = _engine(args)
+    billable = True if args.billable else None
+    if args.query:
+        result = engine.search(" ".join(args.query), args.system, billable, args.chapter, args.limit, mode=args.mode)
+        if args.json:
+            print(json.dumps({"query": result.query, "total": result.total, "took_ms": result.took_ms,
+                              "results": [_hit_json(h) for h in result.hits]}))
+        else:
+            for n, h in enumerate(result.hits, 1):
+                flag = "billable" if h.billable else h.kind
+                print(f"{n:>2}. {h.system:<9} {h.code:<9} {h.title}  [{flag}; {'; '.join(h.reasons)}]")
+            if not result.hits:
+                print("no results", file=sys.stderr)
+        return 0
+    failures = 0
+    for line in sys.stdin:
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            result = engine.search(text, args.system, billable, args.chapter, args.limit, mode=args.mode)
+            out = {"query": text, "results": [_hit_json(h) for h in result.hits]}
+        except QueryError as exc:
+            failures += 1
+            out = {"query": text, "error": str(exc), "results": []}
+        print(json.dumps(out), flush=True)
+    return 1 if failures else 0
+
+
+def cmd_similar(args) -> int:
+    from service.similar import similar_codes
+    engine = _engine(args)
+    suggestions = similar_codes(engine, args.system, args.code, args.limit)
+    if args.json:
+        print(json.dumps({"system": args.system, "code": args.code,
+                          "similar": [s.to_dict() for s in suggestions]}))
+    else:
+        for n, s in enumerate(suggestions, 1):
+            print(f"{n:>2}. {s.code:<9} {s.title}  [{'; '.join(s.reasons)}]")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+    from service.api import create_app
+    settings = _settings(args).replace(host=args.host or Settings.from_env().host,
+                                       port=args.port or Settings.from_env().port)
+    app = create_app(settings)
+    print(f"medcodes serving {settings.index_dir} on http://{settings.host}:{settings.port}", file=sys.stderr)
+    uvicorn.run(app, host=settings.host, port=settings.port, workers=1, log_level="warning")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from service import evaluation
+    return evaluation.main(args, _engine(args))
+
+
+def cmd_settings(_args) -> int:
+    for row in settings_table():
+        print(f"{row['name']:<32} {row['default']:<22} {row['help']}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="medcodes", description="Search ICD-10-CM / ICD-10-PCS codes in plain language.")
+    p.add_argument("--index", type=Path, help="index directory (default data/index or MEDCODES_INDEX_DIR)")
+    p.add_argument("--model", help="path of a local sentence-transformers model (default: packaged all-MiniLM-L6-v2)")
+    p.add_argument("--encoder", choices=["sentence", "stub"], help=argparse.SUPPRESS)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build the index (writes to a temp dir, then swaps in atomically)")
+    b.add_argument("--source", action="append", metavar="SYSTEM=PATH",
+                   help="official release file instead of the packaged table (icd10cm=tabular.xml, icd10pcs=order.txt)")
+    b.add_argument("--custom", action="append", metavar="NAME=PATH", help="user-supplied code system (CSV/JSONL)")
+    b.add_argument("--systems", help="comma-separated built-in systems to include (default: all)")
+    b.add_argument("--prefixes", help="only codes under these comma-separated prefixes (a small subset)")
+    b.add_argument("--if-stale", action="store_true", help="skip the build when the index is already current")
+    b.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("search", help="search; with no QUERY, reads one query per line from stdin (JSON lines out)")
+    s.add_argument("query", nargs="*")
+    s.add_argument("--system")
+    s.add_argument("--chapter")
+    s.add_argument("--billable", action="store_true", help="billable codes only")
+    s.add_argument("--limit", type=int, default=10)
+    s.add_argument("--mode", default="hybrid", choices=["hybrid", "lexical", "dense"])
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_search)
+
+    m = sub.add_parser("similar", help="Similar Codes for one code")
+    m.add_argument("system")
+    m.add_argument("code")
+    m.add_argument("--limit", type=int, default=10)
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_similar)
+
+    v = sub.add_parser("serve", help="serve the web site and API")
+    v.add_argument("--host")
+    v.add_argument("--port", type=int)
+    v.set_defaults(func=cmd_serve)
+
+    e = sub.add_parser("evaluate", help="retrieval metrics on the evaluation query sets")
+    e.add_argument("--set", dest="sets", action="append", help="query set name (default: all)")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
+
+    sub.add_parser("settings", help="list settings and their MEDCODES_* variables").set_defaults(func=cmd_settings)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UsageError, QueryError, SourceError, BuildError, IndexLoadError, ValueError, LookupError) as exc:
+        print(f"medcodes {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Hybrid search: exact/prefix code lookup, FTS5 BM25 and FAISS dense retrieval fused by reciprocal rank."""
+from __future__ import annotations
+
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from threading import Lock
+
+import numpy as np
+
+from embeddings import index as ix
+from embeddings.encoder import Encoder, make_encoder
+from embeddings.settings import Settings
+from service import query as q
+from service.store import IndexStore
+
+MODES = ("hybrid", "lexical", "dense")
+# Path weights in the fusion; exact code matches are pinned above everything.
+WEIGHTS = {"code": 4.0, "lexical": 1.0, "dense": 1.0}
+
+
+@dataclass(frozen=True)
+class Hit:
+    system: str
+    code: str
+    title: str
+    billable: bool
+    kind: str
+    chapter: str
+    score: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    hits: tuple[Hit, ...]
+    total: int
+    took_ms: float
+    mode: str = "hybrid"
+
+
+class QueryEmbeddings:
+    """A bounded LRU of query vectors: repeated and typeahead queries skip the encoder."""
+
+    def __init__(self, encoder: Encoder, size: int):
+        self.encoder, self.size = encoder, size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = Lock()
+
+    def __call__(self, text: str) -> np.ndarray:
+        key = text.lower()
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        vector = self.encoder.encode([key])[0]
+        with self._lock:
+            self._cache[key] = vector
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return vector
+
+
+class SearchEngine:
+    def __init__(self, store: IndexStore, encoder: Encoder, settings: Settings):
+        ix.check_model(store.manifest, encoder.name, encoder.dim)
+        self.store, self.encoder, self.settings = store, encoder, settings
+        self.embed = QueryEmbeddings(encoder, settings.query_cache_size)
+
+    @classmethod
+    def open(cls, settings: Settings, encoder: Encoder | None = None) -> "SearchEngine":
+        store = IndexStore(Path(settings.index_dir), settings.verify_checksums, settings.hnsw_ef_search)
+        return cls(store, encoder or make_encoder(settings.encoder, settings.model, settings.threads), settings)
+
+    # -- validation shared by every entry point -------------------------------------------------
+    def check_system(self, system: str | None) -> str | None:
+        if system in (None, "", "all"):
+            return None
+        if system not in self.store.systems:
+            raise q.QueryError(f"unknown system {system!r}; loaded systems: {', '.join(self.store.systems)}")
+        return system
+
+    def check_paging(self, limit: int, offset: int = 0) -> None:
+        if not 1 <= limit <= self.settings.max_limit:
+            raise q.QueryError(f"limit must be between 1 and {self.settings.max_limit}")
+        if not 0 <= offset <= self.settings.max_offset:
+            raise q.QueryError(f"offset must be between 0 and {self.settings.max_offset}")
+
+    # -- retrieval paths -------------------------------------------------------------------------
+    def code_matches(self, code: str, system: str | None, limit: int) -> list[tuple[int, str]]:
+        """Exact key first, then codes under that prefix in code order (k922 -> K92.2; 0DTJ -> 0DTJ0ZZ ...)."""
+        sql = "SELECT id, key FROM codes WHERE key >= ? AND key < ?" + (" AND system = ?" if system else "")
+        args = [code, code + "\uffff"] + ([system] if system else [])
+        rows = self.store.db.execute(sql + " ORDER BY length(key), key LIMIT ?", args + [limit]).fetchall()
+        return [(r[0], "code" if r[1] == code else "code prefix") for r in rows]
+
+    def lexical(self, words: tuple[str, ...], system: str | None, limit: int, prefix_last: bool = False) -> list[int]:
+        if not words:
+            return []
+        where = " AND c.system = ?" if system else ""
+        sql = (f"SELECT c.id FROM lexical JOIN codes c ON c.id = lexical.rowid WHERE lexical MATCH ?{where} "
+               f"ORDER BY bm25(lexical, 10.0, 4.0, 1.0) LIMIT ?")
+        found: list[int] = []
+        ops = ("AND", "OR") if len(words) > 1 else ("AND",)
+        for op in ops:
+            args = [q.fts_expression(words, op, prefix_last)] + ([system] if system else []) + [limit]
+            for (row_id,) in self.store.db.execute(sql, args):
+                if row_id not in found:
+                    found.append(row_id)
+            if len(found) >= limit:
+                break
+        return found[:limit]
+
+    def dense(self, text: str, system: str | None, limit: int) -> list[tuple[int, float]]:
+        vector = self.embed(text).reshape(1, -1)
+        results: list[tuple[int, float]] = []
+        for name in ([system] if system else self.store.systems):
+            scores, positions = self.store.dense[name].search(vector, limit)
+            ids = self.store.ids[name]
+            results += [(int(ids[p]), float(s)) for s, p in zip(scores[0], positions[0]) if p >= 0]
+        return sorted(results, key=lambda r: -r[1])[:limit]
+
+    # -- the public call -------------------------------------------------------------------------
+    def search(self, text: str, system: str | None = None, billable: bool | None = None, chapter: str | None = None,
+               limit: int = 10, offset: int = 0, mode: str = "hybrid") -> SearchResult:
+        started = time.perf_counter()
+        parsed = q.parse(text, self.settings.max_query_chars)
+        system = self.check_system(system)
+        self.check_paging(limit, offset)
+        if mode not in MODES:
+            raise q.QueryError(f"mode must be one of {', '.join(MODES)}")
+        k = self.settings.candidates
+        scores: dict[int, float] = {}
+        reasons: dict[int, list[str]] = {}
+
+        def add(ranked, path, reason_of):
+            for rank, item in enumerate(ranked):
+                row_id = item[0] if isinstance(item, tuple) else item
+                scores[row_id] = scores.get(row_id, 0.0) + WEIGHTS[path] / (self.settings.rrf_k + rank + 1)
+                reasons.setdefault(row_id, []).append(reason_of(item))
+
+        matches = self.code_matches(parsed.code, system, k) if parsed.code else []
+        add(matches, "code", lambda m: m[1])
+        for row_id, why in matches:
+            if why == "code":
+                scores[row_id] += 10.0
+        # A query that is a code ("k922") has no meaning to search for in words once it matched codes.
+        if mode in ("hybrid", "lexical"):
+            add(self.lexical(parsed.words, system, k), "lexical", lambda _i: "lexical")
+        if mode in ("hybrid", "dense") and not matches:
+            add(self.dense(parsed.text, system, k), "dense", lambda d: f"semantic {d[1]:.2f}")
+        ranked = self._filter(sorted(scores, key=lambda i: -scores[i]), billable, chapter)
+        page = ranked[offset:offset + limit]
+        rows = self.store.rows(page)
+        hits = tuple(self._hit(rows[i], scores[i], reasons[i], parsed.words) for i in page if i in rows)
+        return SearchResult(parsed.text, hits, len(ranked), round((time.perf_counter() - started) * 1000, 2), mode)
+
+    def _filter(self, ids: list[int], billable: bool | None, chapter: str | None) -> list[int]:
+        if billable is not None:
+            ids = [i for i in ids if self.store.billable[i] == billable]
+        if chapter:
+            ids = [i for i in ids if self.store.chapter[i] == chapter]
+        return ids
+
+    def _hit(self, row, score: float, why: list[str], words: tuple[str, ...]) -> Hit:
+        reasons = []
+        for reason in why:
+            if reason == "lexical":
+                matched = matched_words(row[3], words)
+                reasons.append("words: " + ", ".join(matched) if matched else "index or inclusion terms")
+            else:
+                reasons.append(reason)
+        return Hit(row[1], row[2], row[3], bool(row[4]), row[5], row[6], round(score, 5), tuple(reasons))
+
+    def suggest(self, text: str, system: str | None = None, limit: int = 10) -> list[Hit]:
+        """Typeahead: codes by prefix when code-shaped, otherwise titles whose words start with what was typed."""
+        parsed = q.parse(text, self.settings.max_query_chars)
+        system = self.check_system(system)
+        self.check_paging(limit)
+        found: list[tuple[int, str]] = []
+        if parsed.code:
+            found = self.code_matches(parsed.code, system, limit)
+        if len(found) < limit and parsed.words:
+            seen = {i for i, _ in found}
+            prefix_last = not text.endswith(" ")
+            found += [(i, "words") for i in self.lexical(parsed.words, system, limit * 2, prefix_last)
+                      if i not in seen]
+        rows = self.store.rows([i for i, _ in found[:limit]])
+        return [self._hit(rows[i], 0.0, [why], parsed.words) for i, why in found[:limit] if i in rows]
+
+
+def matched_words(title: str, words: tuple[str, ...]) -> list[str]:
+    """Query words found in a title, comparing the first five letters so 'fractures' matches 'fracture'."""
+    title_words = {w[:5] for w in re.findall(r"[a-z0-9]+", title.lower())}
+    return [w for w in words if w[:5] in title_words]

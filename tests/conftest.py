@@ -1,0 +1,38 @@
+"""Shared fixtures: a small index built from real code tables under a few prefixes, with the stub encoder."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+# Enough of both systems to exercise hierarchy, 7th characters, PCS tables and typical queries.
+FIXTURE_PREFIXES = ("I10", "I2", "K35", "K80", "K92", "J18", "E11", "S72.0", "M17", "N20",
+                    "0FT4", "0FB4", "0DTJ", "0SRC", "0SRD", "0SR9", "0SRB", "0270", "0210", "B02")
+
+
+@pytest.fixture(scope="session")
+def fixture_settings(tmp_path_factory):
+    from embeddings.build import BuildRequest, build_index
+    from embeddings.settings import Settings
+
+    root = tmp_path_factory.mktemp("medcodes-index")
+    settings = Settings.from_env(index_dir=root / "index", cache_dir=root / "cache", encoder="stub")
+    build_index(settings, BuildRequest(prefixes=FIXTURE_PREFIXES), log=lambda _m: None)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def engine(fixture_settings):
+    from service.engine import SearchEngine
+    return SearchEngine.open(fixture_settings)
+
+
+@pytest.fixture(scope="session")
+def client(fixture_settings, engine):
+    from fastapi.testclient import TestClient
+    from service.api import create_app
+    return TestClient(create_app(fixture_settings, engine), raise_server_exceptions=False)
