@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,10 +127,10 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
         cache = EmbeddingCache(Path(settings.cache_dir), encoder.name, encoder.dim)
         try:
             vectors, encoded = encode_all(encoder, [d.embed_text for d in docs], cache, settings.batch_size,
-                                          progress=_progress_bar())
+                                          progress=_progress_bar() if len(docs) > 1000 else None)
         finally:
             cache.close()
-        tmp = builds_dir(index_dir) / f".tmp-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        tmp = builds_dir(index_dir) / f".tmp-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         tmp.mkdir(parents=True)
         try:
             log("writing catalogue and dense indexes ...")

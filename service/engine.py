@@ -19,6 +19,8 @@ from service.store import IndexStore
 MODES = ("hybrid", "lexical", "dense")
 # Path weights in the fusion; exact code matches are pinned above everything.
 WEIGHTS = {"code": 4.0, "lexical": 1.0, "dense": 1.0}
+# A lexical hit that matched only some of the query words ("heart" of "heart attack") counts for less.
+PARTIAL_MATCH_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -97,22 +99,23 @@ class SearchEngine:
         rows = self.store.db.execute(sql + " ORDER BY length(key), key LIMIT ?", args + [limit]).fetchall()
         return [(r[0], "code" if r[1] == code else "code prefix") for r in rows]
 
-    def lexical(self, words: tuple[str, ...], system: str | None, limit: int, prefix_last: bool = False) -> list[int]:
+    def lexical(self, words: tuple[str, ...], system: str | None, limit: int,
+                prefix_last: bool = False) -> list[tuple[int, float]]:
+        """BM25 matches as (row id, weight): all words matched weighs 1, only some of them weighs less."""
         if not words:
             return []
         where = " AND c.system = ?" if system else ""
         sql = (f"SELECT c.id FROM lexical JOIN codes c ON c.id = lexical.rowid WHERE lexical MATCH ?{where} "
                f"ORDER BY bm25(lexical, 10.0, 4.0, 1.0) LIMIT ?")
-        found: list[int] = []
-        ops = ("AND", "OR") if len(words) > 1 else ("AND",)
-        for op in ops:
+        found: dict[int, float] = {}
+        ops = (("AND", 1.0), ("OR", PARTIAL_MATCH_WEIGHT)) if len(words) > 1 else (("AND", 1.0),)
+        for op, weight in ops:
             args = [q.fts_expression(words, op, prefix_last)] + ([system] if system else []) + [limit]
             for (row_id,) in self.store.db.execute(sql, args):
-                if row_id not in found:
-                    found.append(row_id)
+                found.setdefault(row_id, weight)
             if len(found) >= limit:
                 break
-        return found[:limit]
+        return list(found.items())[:limit]
 
     def dense(self, text: str, system: str | None, limit: int) -> list[tuple[int, float]]:
         vector = self.embed(text).reshape(1, -1)
@@ -136,10 +139,11 @@ class SearchEngine:
         scores: dict[int, float] = {}
         reasons: dict[int, list[str]] = {}
 
-        def add(ranked, path, reason_of):
+        def add(ranked, path, reason_of, weight_of=lambda _item: 1.0):
             for rank, item in enumerate(ranked):
-                row_id = item[0] if isinstance(item, tuple) else item
-                scores[row_id] = scores.get(row_id, 0.0) + WEIGHTS[path] / (self.settings.rrf_k + rank + 1)
+                row_id = item[0]
+                weight = WEIGHTS[path] * weight_of(item)
+                scores[row_id] = scores.get(row_id, 0.0) + weight / (self.settings.rrf_k + rank + 1)
                 reasons.setdefault(row_id, []).append(reason_of(item))
 
         matches = self.code_matches(parsed.code, system, k) if parsed.code else []
@@ -149,7 +153,7 @@ class SearchEngine:
                 scores[row_id] += 10.0
         # A query that is a code ("k922") has no meaning to search for in words once it matched codes.
         if mode in ("hybrid", "lexical"):
-            add(self.lexical(parsed.words, system, k), "lexical", lambda _i: "lexical")
+            add(self.lexical(parsed.words, system, k), "lexical", lambda _i: "lexical", lambda m: m[1])
         if mode in ("hybrid", "dense") and not matches:
             add(self.dense(parsed.text, system, k), "dense", lambda d: f"semantic {d[1]:.2f}")
         ranked = self._filter(sorted(scores, key=lambda i: -scores[i]), billable, chapter)
@@ -186,7 +190,7 @@ class SearchEngine:
         if len(found) < limit and parsed.words:
             seen = {i for i, _ in found}
             prefix_last = not text.endswith(" ")
-            found += [(i, "words") for i in self.lexical(parsed.words, system, limit * 2, prefix_last)
+            found += [(i, "words") for i, _w in self.lexical(parsed.words, system, limit * 2, prefix_last)
                       if i not in seen]
         rows = self.store.rows([i for i, _ in found[:limit]])
         return [self._hit(rows[i], 0.0, [why], parsed.words) for i, why in found[:limit] if i in rows]

@@ -55,7 +55,7 @@ def code_key_of(code: str) -> str:
 
 
 def _csv_rows(path: Path, text: str):
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [h.strip().lower() for h in (reader.fieldnames or [])]
         reader.fieldnames = header

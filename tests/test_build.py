@@ -1,0 +1,154 @@
+"""Index build: manifest, cache reuse, staleness, atomic swap, failed builds, locking and load-time refusals."""
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings import index as ix
+from embeddings.build import BuildError, BuildRequest, build_index, build_lock, builds_dir
+from embeddings.encoder import StubEncoder
+from embeddings.settings import Settings
+from service.engine import SearchEngine
+
+FIX = Path(__file__).parent / "fixtures"
+SMALL = BuildRequest(systems=("icd10cm",), sources={"icd10cm": FIX / "tabular-mini.xml"},
+                     custom={"cpt": FIX / "custom-codes.csv"})
+
+
+def _settings(tmp_path, **kw):
+    return Settings.from_env(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", encoder="stub", **kw)
+
+
+def _quiet(_message):
+    pass
+
+
+class ExplodingEncoder(StubEncoder):
+    """Fails after a few batches, like a build killed half-way."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def encode(self, texts):
+        self.calls += 1
+        if self.calls > 1:
+            raise RuntimeError("simulated crash during encoding")
+        return super().encode(texts)
+
+
+def test_manifest_records_model_counts_versions_and_checksums(tmp_path):
+    settings = _settings(tmp_path)
+    report = build_index(settings, SMALL, log=_quiet)
+    manifest = ix.read_manifest(settings.index_dir)
+    assert manifest["model"] == {"name": "stub-hash-384", "dim": 384}
+    assert manifest["systems"]["icd10cm"]["version"] == "FY2031"
+    assert manifest["counts"]["systems"]["cpt"]["codes"] == 3
+    assert report.counts["billable"] == 7 + 2
+    assert {"catalogue.sqlite", "dense-icd10cm.faiss", "ids-cpt.npy"} <= set(manifest["files"])
+    assert all(len(meta["sha256"]) == 64 for meta in manifest["files"].values())
+
+
+def test_unchanged_rebuild_encodes_nothing_and_if_stale_skips(tmp_path):
+    settings = _settings(tmp_path)
+    first = build_index(settings, SMALL, log=_quiet)
+    again = build_index(settings, SMALL, log=_quiet)
+    skipped = build_index(settings, SMALL, force=False, log=_quiet)
+    assert first.encoded > 0 and again.encoded == 0 and again.reused == first.encoded + first.reused
+    assert skipped.skipped
+    changed = build_index(settings, BuildRequest(systems=("icd10cm",), sources=SMALL.sources), force=False, log=_quiet)
+    assert not changed.skipped
+
+
+def test_new_build_swaps_in_atomically_and_old_build_stays_readable(tmp_path):
+    settings = _settings(tmp_path)
+    build_index(settings, SMALL, log=_quiet)
+    old_target = settings.index_dir.resolve()
+    old_engine = SearchEngine.open(settings)
+    build_index(settings, BuildRequest(systems=("icd10cm",), sources=SMALL.sources), log=_quiet)
+    assert settings.index_dir.is_symlink() and settings.index_dir.resolve() != old_target
+    assert old_target.exists()  # the previous build is kept, so a process still reading it keeps working
+    assert old_engine.search("widget").hits
+    assert "cpt" not in SearchEngine.open(settings).store.systems
+
+
+def test_failed_build_keeps_previous_index_and_leaves_no_debris(tmp_path):
+    settings = _settings(tmp_path, batch_size=2)
+    build_index(settings, SMALL, log=_quiet)
+    before = settings.index_dir.resolve()
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        build_index(settings.replace(cache_dir=tmp_path / "fresh-cache"), SMALL, encoder=ExplodingEncoder(),
+                    log=_quiet)
+    assert settings.index_dir.resolve() == before
+    assert not list(builds_dir(settings.index_dir).glob(".tmp-*"))
+    assert SearchEngine.open(settings).search("sprocket").hits
+
+
+def test_second_concurrent_build_is_refused(tmp_path):
+    settings = _settings(tmp_path)
+    with build_lock(settings.index_dir):
+        with pytest.raises(BuildError, match="another build"):
+            build_index(settings, SMALL, log=_quiet)
+
+
+def test_debris_of_a_killed_build_is_cleaned_by_the_next_build(tmp_path):
+    settings = _settings(tmp_path)
+    debris = builds_dir(settings.index_dir) / ".tmp-20200101T000000-1"
+    debris.mkdir(parents=True)
+    (debris / "catalogue.sqlite").write_bytes(b"half")
+    build_index(settings, SMALL, log=_quiet)
+    assert not debris.exists()
+
+
+def test_index_built_for_another_model_is_refused(tmp_path):
+    settings = _settings(tmp_path)
+    build_index(settings, SMALL, log=_quiet)
+    with pytest.raises(ix.IndexLoadError, match="built with model 'stub-hash-384'.*running 'stub-hash-128'"):
+        SearchEngine.open(settings, encoder=StubEncoder(dim=128))
+
+
+def test_truncated_or_corrupted_files_are_detected(tmp_path):
+    settings = _settings(tmp_path)
+    build_index(settings, SMALL, log=_quiet)
+    dense = settings.index_dir / "dense-icd10cm.faiss"
+    data = dense.read_bytes()
+    dense.write_bytes(data[:-10])
+    with pytest.raises(ix.IndexLoadError, match="truncated"):
+        SearchEngine.open(settings)
+    dense.write_bytes(bytes([data[0] ^ 0xFF]) + data[1:])
+    with pytest.raises(ix.IndexLoadError, match="checksum"):
+        SearchEngine.open(settings)
+
+
+def test_missing_index_says_how_to_build(tmp_path):
+    with pytest.raises(ix.IndexLoadError, match="medcodes build"):
+        SearchEngine.open(_settings(tmp_path))
+
+
+def test_ids_sidecar_maps_every_vector_to_its_catalogue_row(tmp_path):
+    settings = _settings(tmp_path)
+    build_index(settings, SMALL, log=_quiet)
+    engine = SearchEngine.open(settings)
+    for system, ids in engine.store.ids.items():
+        assert engine.store.dense[system].ntotal == len(ids)
+        systems = {r[1] for r in engine.store.rows([int(i) for i in ids]).values()}
+        assert systems == {system}
+        assert np.all(np.diff(ids) > 0)
+
+
+def test_settings_env_overrides_are_typed(tmp_path):
+    env = {"MEDCODES_PORT": "9001", "MEDCODES_VERIFY_CHECKSUMS": "no", "MEDCODES_INDEX_DIR": str(tmp_path)}
+    settings = Settings.from_env(env)
+    assert settings.port == 9001 and settings.verify_checksums is False and settings.index_dir == tmp_path
+    with pytest.raises(ValueError, match="MEDCODES_PORT='x'"):
+        Settings.from_env({"MEDCODES_PORT": "x"})
+
+
+def test_manifest_is_valid_json_with_format(tmp_path):
+    settings = _settings(tmp_path)
+    build_index(settings, SMALL, log=_quiet)
+    manifest = json.loads((settings.index_dir / "manifest.json").read_text())
+    assert manifest["format"] == ix.FORMAT and manifest["fingerprint"]
+    assert os.path.islink(settings.index_dir)

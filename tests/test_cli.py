@@ -1,0 +1,61 @@
+"""The medcodes CLI: search output, JSON lines from stdin, similar, and exit codes for bad input."""
+import io
+import json
+
+import pytest
+
+from service.cli import main
+
+
+@pytest.fixture
+def cli_env(fixture_settings, monkeypatch):
+    monkeypatch.setenv("MEDCODES_INDEX_DIR", str(fixture_settings.index_dir))
+    monkeypatch.setenv("MEDCODES_ENCODER", "stub")
+
+
+def test_search_json(cli_env, capsys):
+    assert main(["search", "k922", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["results"][0]["code"] == "K92.2" and out["results"][0]["system"] == "icd10cm"
+
+
+def test_search_reads_json_lines_from_stdin(cli_env, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("k922\n\n0DTJ\n"))
+    assert main(["search", "--limit", "3"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["query"] for line in lines] == ["k922", "0DTJ"]
+    assert lines[0]["results"][0]["code"] == "K92.2"
+    assert all(set(r) >= {"system", "code", "title", "score"} for r in lines[1]["results"])
+
+
+def test_stdin_bad_line_reports_error_and_exit_status(cli_env, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("k922\n" + "x" * 600 + "\n"))
+    assert main(["search"]) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert "error" in lines[1] and "limit" in lines[1]["error"]
+
+
+def test_similar_json(cli_env, capsys):
+    assert main(["similar", "icd10pcs", "0FT44ZZ", "--json", "--limit", "5"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 0 < len(out["similar"]) <= 5 and all(s["code"] != "0FT44ZZ" for s in out["similar"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["search", "heart", "--system", "snomed"], "unknown system"),
+    (["search", "heart", "--limit", "0"], "limit"),
+    (["similar", "icd10cm", "NOPE1"], "not a icd10cm code"),
+    (["build", "--source", "icd10cm"], "NAME=PATH"),
+    (["build", "--custom", "cpt=/no/such/file.csv"], "not found"),
+])
+def test_bad_arguments_exit_2_with_one_line(cli_env, capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_missing_index_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MEDCODES_INDEX_DIR", str(tmp_path / "none"))
+    monkeypatch.setenv("MEDCODES_ENCODER", "stub")
+    assert main(["search", "heart"]) == 2
+    assert "medcodes build" in capsys.readouterr().err

@@ -1,0 +1,69 @@
+"""Hybrid search on the fixture index: code lookup, lexical and dense paths, filters, paging and bad input."""
+import pytest
+
+from service.query import QueryError, looks_like_code, parse
+
+
+@pytest.mark.parametrize("text, expected", [("k922", "K92.2"), ("K92.2", "K92.2"), ("  i10 ", "I10"),
+                                            ("0ft44zz", "0FT44ZZ")])
+def test_codes_are_found_ignoring_dots_case_and_space(engine, text, expected):
+    assert engine.search(text).hits[0].code == expected
+
+
+def test_code_shape_detection():
+    assert looks_like_code("k922") and looks_like_code("0DTJ") and looks_like_code("S72.001A")
+    assert not looks_like_code("MI") and not looks_like_code("heart attack") and not looks_like_code("cabg")
+
+
+def test_each_path_explains_itself(engine):
+    hit = engine.search("gallbladder resection", system="icd10pcs").hits[0]
+    assert hit.code.startswith("0FT4")
+    assert any(r.startswith("words: ") and "gallbladder" in r for r in hit.reasons)
+    assert any(r.startswith("semantic ") for r in hit.reasons)
+
+
+def test_modes_use_one_path_each(engine):
+    lexical = engine.search("appendix resection", mode="lexical").hits
+    dense = engine.search("appendix resection", mode="dense").hits
+    assert lexical and all(not r.startswith("semantic") for h in lexical for r in h.reasons)
+    assert dense and all(r.startswith("semantic") for h in dense for r in h.reasons)
+
+
+def test_filters(engine):
+    pcs = engine.search("resection", system="icd10pcs", limit=20).hits
+    assert pcs and {h.system for h in pcs} == {"icd10pcs"}
+    billable = engine.search("myocardial infarction", billable=True, limit=20).hits
+    assert billable and all(h.billable for h in billable)
+    chapter = engine.search("fracture", chapter="19", limit=20).hits
+    assert chapter and all(h.chapter == "19" for h in chapter)
+
+
+def test_paging_is_consistent(engine):
+    first = engine.search("myocardial infarction", limit=10)
+    second = engine.search("myocardial infarction", limit=5, offset=5)
+    assert [h.code for h in first.hits[5:]] == [h.code for h in second.hits]
+    assert first.total >= 10
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"text": ""}, "empty"), ({"text": "   \t"}, "empty"), ({"text": "x" * 5000}, "limit is"),
+    ({"text": "ok", "system": "snomed"}, "unknown system"), ({"text": "ok", "limit": -1}, "limit"),
+    ({"text": "ok", "limit": 10_000}, "limit"), ({"text": "ok", "offset": -3}, "offset"),
+    ({"text": "ok", "mode": "magic"}, "mode"),
+])
+def test_bad_input_is_a_query_error(engine, kwargs, message):
+    with pytest.raises(QueryError, match=message):
+        engine.search(**kwargs)
+
+
+def test_control_characters_and_fts_syntax_are_plain_text(engine):
+    assert parse("heart\x00 attack\x1b").text == "heart attack"
+    for text in ['"unbalanced', "NEAR(a b)", "title:heart", "a AND OR NOT", "*", "(((", "col:*"]:
+        engine.search(text)  # must not raise an FTS syntax error
+
+
+def test_suggest_completes_partial_words_and_codes(engine):
+    words = engine.suggest("myocardial infar")
+    assert words and all("infarction" in h.title.lower() for h in words)
+    codes = engine.suggest("I21")
+    assert codes[0].code == "I21" and all(h.code.startswith("I21") for h in codes)
