@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from embeddings.codesets.pcs_axes import APPROACH_PLAIN_WORDS
+from embeddings.content import ContentEntry
 from embeddings.records import Code
 
 MAX_TERMS_EMBEDDED = 6
@@ -22,10 +23,13 @@ class Document:
 
 
 def build_documents(codes: Iterable[Code], titles: Mapping[tuple[str, str], str],
-                    held_out: Mapping[tuple[str, str], frozenset[str]] | None = None) -> list[Document]:
-    """`titles` maps (system, code) to title for hierarchy paths; `held_out` drops evaluation terms."""
-    held_out = held_out or {}
-    return [build_document(c, titles, held_out.get((c.system, c.code), frozenset())) for c in codes]
+                    held_out: Mapping[tuple[str, str], frozenset[str]] | None = None,
+                    content: Mapping[tuple[str, str], ContentEntry] | None = None) -> list[Document]:
+    """`titles` maps (system, code) to title for hierarchy paths; `held_out` drops evaluation terms;
+    `content` adds authored pack text so a search for words only a pack uses still finds the code."""
+    held_out, content = held_out or {}, content or {}
+    return [build_document(c, titles, held_out.get((c.system, c.code), frozenset()), content.get((c.system, c.code)))
+            for c in codes]
 
 
 def hierarchy_path(code: Code, titles: Mapping[tuple[str, str], str]) -> list[str]:
@@ -62,7 +66,8 @@ def procedure_sentence(code: Code) -> str:
     return sentence + "."
 
 
-def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: frozenset[str] = frozenset()) -> Document:
+def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: frozenset[str] = frozenset(),
+                   content: ContentEntry | None = None) -> Document:
     path = hierarchy_path(code, titles)
     terms = synonyms(code, dropped)
     parts = [code.title]
@@ -74,6 +79,8 @@ def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: f
         parts.append("Also: " + "; ".join(terms[:MAX_TERMS_EMBEDDED]))
     if code.description:
         parts.append(code.description[:MAX_DESCRIPTION_EMBEDDED])
+    if content and content.section("Summary"):
+        parts.append(content.section("Summary")[:MAX_DESCRIPTION_EMBEDDED])
     embed_text = ". ".join(p.rstrip(".") for p in parts if p) + "."
     context = list(path) + [a.label for a in code.axes if a.label]
     if code.system == "icd10pcs":
@@ -81,7 +88,7 @@ def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: f
         context.append(APPROACH_PLAIN_WORDS.get(approach, ""))
     return Document(
         system=code.system, code=code.code, embed_text=embed_text, title=code.title,
-        terms=" | ".join(terms + ([code.description] if code.description else [])),
+        terms=" | ".join(terms + [t for t in (code.description, content.search_text() if content else "") if t]),
         context=" | ".join(c for c in context if c),
     )
 

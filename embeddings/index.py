@@ -12,8 +12,9 @@ from typing import Sequence
 import faiss
 import numpy as np
 
+from embeddings.content import ContentEntry
 from embeddings.documents import Document
-from embeddings.records import Code, SystemInfo
+from embeddings.records import Code, SystemInfo, code_key
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -45,10 +46,13 @@ CREATE INDEX codes_parent ON codes(system, parent);
 CREATE VIRTUAL TABLE lexical USING fts5(title, terms, context,
     tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3 4');
 CREATE TABLE vocabulary (word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE content (system TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT NULL, sections TEXT NOT NULL,
+    PRIMARY KEY (system, key));
 """
 
 
-def write_catalogue(path: Path, infos: Sequence[SystemInfo], codes: Sequence[Code], docs: Sequence[Document]) -> None:
+def write_catalogue(path: Path, infos: Sequence[SystemInfo], codes: Sequence[Code], docs: Sequence[Document],
+                    content: Sequence[ContentEntry] = ()) -> None:
     db = sqlite3.connect(path)
     try:
         db.executescript(SCHEMA)
@@ -60,6 +64,8 @@ def write_catalogue(path: Path, infos: Sequence[SystemInfo], codes: Sequence[Cod
         db.executemany("INSERT INTO codes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         db.executemany("INSERT INTO lexical(rowid, title, terms, context) VALUES (?,?,?,?)",
                        ((n, d.title, d.terms, d.context) for n, d in enumerate(docs)))
+        db.executemany("INSERT INTO content VALUES (?, ?, ?, ?)",
+                       [(e.system, code_key(e.code), e.source, json.dumps(e.sections)) for e in content])
         words = Counter(w for d in docs for w in _WORD.findall(f"{d.title} {d.terms}".lower()))
         db.executemany("INSERT INTO vocabulary VALUES (?, ?)", words.items())
         db.execute("INSERT INTO lexical(lexical) VALUES ('optimize')")

@@ -10,6 +10,7 @@ import faiss
 import numpy as np
 
 from embeddings import index as ix
+from embeddings.content import ContentEntry
 from embeddings.records import Code, code_key
 
 
@@ -82,6 +83,13 @@ class IndexStore:
     def children(self, system: str, code: str) -> list[sqlite3.Row]:
         return self.db.execute("SELECT id, system, code, title, billable, kind, chapter, parent FROM codes "
                                "WHERE system = ? AND parent = ? ORDER BY id", (system, code)).fetchall()
+
+    def content(self, system: str, code: str) -> ContentEntry | None:
+        row = self.db.execute("SELECT source, sections FROM content WHERE system = ? AND key = ?",
+                              (system, code_key(code))).fetchone()
+        if row is None:
+            return None
+        return ContentEntry(system, code, tuple(tuple(s) for s in json.loads(row[1])), row[0])
 
     def embed_text(self, row_id: int) -> str:
         row = self.db.execute("SELECT embed_text FROM codes WHERE id = ?", (row_id,)).fetchone()
