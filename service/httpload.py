@@ -1,0 +1,129 @@
+"""Bounded HTTP load on loopback: start the server in a subprocess, drive it with concurrent clients, measure."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    requests: int
+    errors: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    statuses: dict
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`medcodes serve` in a child process on 127.0.0.1; only ever loopback."""
+
+    def __init__(self, index_dir: Path, workers: int = 1, env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        self._env = {**os.environ, "MEDCODES_INDEX_DIR": str(index_dir), **(env or {})}
+        self.proc: subprocess.Popen | None = None
+        self.start_seconds = 0.0
+
+    def __enter__(self) -> "Server":
+        started = time.monotonic()
+        self.proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1",
+                                      "--port", str(self.port), "--workers", str(self.workers)],
+                                     env=self._env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = started + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited: " + self.proc.stderr.read().decode()[-2000:])
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    self.start_seconds = time.monotonic() - started
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not become healthy within 120 s")
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server and its worker children, from /proc."""
+        pids = [self.proc.pid] + _children(self.proc.pid)
+        total = 0
+        for pid in pids:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except OSError:
+                pass
+        return round(total / 1024, 1)
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    except OSError:
+        return []
+    return [int(p) for p in out.split()]
+
+
+def run_load(base_url: str, paths: list[str], concurrency: int = 8, max_requests: int = 2000,
+             max_seconds: float = 60.0) -> LoadResult:
+    """Send up to max_requests GETs (cycling through paths) with `concurrency` clients, stopping at max_seconds."""
+    return asyncio.run(_load(base_url, paths, concurrency, max_requests, max_seconds))
+
+
+async def _load(base_url, paths, concurrency, max_requests, max_seconds) -> LoadResult:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    errors = 0
+    counter = iter(range(max_requests))
+    started = time.monotonic()
+
+    async def client(http: httpx.AsyncClient):
+        nonlocal errors
+        for n in counter:
+            if time.monotonic() - started > max_seconds:
+                return
+            t0 = time.perf_counter()
+            try:
+                response = await http.get(paths[n % len(paths)])
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                if response.status_code >= 500:
+                    errors += 1
+            except httpx.HTTPError:
+                errors += 1
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+    seconds = time.monotonic() - started
+    lat = np.array(latencies) if latencies else np.zeros(1)
+    return LoadResult(len(latencies), errors, round(seconds, 2), round(len(latencies) / seconds, 1),
+                      round(float(np.percentile(lat, 50)), 2), round(float(np.percentile(lat, 95)), 2),
+                      round(float(np.percentile(lat, 99)), 2), statuses)
