@@ -1,0 +1,121 @@
+"""Property-based tests: the code normalizer, query parser and every loader under arbitrary input."""
+import string
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from embeddings.build import BuildRequest, build_index, builds_dir
+from embeddings.codesets import SourceError, custom, icd10cm, icd10pcs
+from embeddings.content import parse_text
+from embeddings.records import code_key
+from embeddings.settings import Settings
+from service.query import QueryError, fts_expression, parse
+
+FIX = Path(__file__).parent / "fixtures"
+ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FAST
+@given(ANY_TEXT)
+def test_code_key_is_idempotent_and_plain(text):
+    key = code_key(text)
+    assert code_key(key) == key
+    assert set(key) <= set(string.ascii_uppercase + string.digits + "-")
+
+
+@FAST
+@given(st.sampled_from(["K92.2", "k922", "K92.2 ", "k.9.2.2"]))
+def test_code_key_ignores_dots_case_and_space(text):
+    assert code_key(text) == "K922"
+
+
+@FAST
+@given(ANY_TEXT)
+def test_parse_accepts_or_refuses_cleanly(text):
+    try:
+        parsed = parse(text, max_chars=200)
+    except QueryError as exc:
+        assert str(exc)
+        return
+    assert parsed.text and parsed.text == parsed.text.strip() and len(parsed.text) <= 200
+    assert all(ch.isprintable() for ch in parsed.text)
+    expression = fts_expression(parsed.words)
+    assert expression.count('"') == 2 * len(parsed.words)
+
+
+@FAST
+@given(ANY_TEXT)
+def test_engine_never_fails_on_arbitrary_text(engine, text):
+    try:
+        result = engine.search(text, limit=5)
+    except QueryError:
+        return
+    assert len(result.hits) <= 5
+
+
+@FAST
+@given(st.binary(max_size=400))
+def test_custom_csv_random_bytes_error_names_the_file(tmp_path_factory, blob):
+    path = tmp_path_factory.mktemp("fuzz") / "codes.csv"
+    path.write_bytes(b"code,title\n" + blob)
+    try:
+        codes = custom.load("cpt", path).codes
+    except SourceError as exc:
+        assert "codes.csv" in str(exc)
+        return
+    assert all(c.code and c.title for c in codes)
+
+
+@FAST
+@given(st.binary(max_size=400))
+def test_custom_jsonl_random_bytes_error_names_file_and_line(tmp_path_factory, blob):
+    path = tmp_path_factory.mktemp("fuzz") / "codes.jsonl"
+    path.write_bytes(blob)
+    try:
+        custom.load("cpt", path)
+    except SourceError as exc:
+        assert "codes.jsonl" in str(exc)
+
+
+@FAST
+@given(st.binary(max_size=400))
+def test_tabular_xml_random_bytes_error_names_the_file(tmp_path_factory, blob):
+    path = tmp_path_factory.mktemp("fuzz") / "tabular.xml"
+    path.write_bytes(blob)
+    with pytest.raises(SourceError, match="tabular.xml"):
+        icd10cm.load(path)
+
+
+@FAST
+@given(st.binary(max_size=400))
+def test_pcs_order_random_bytes_error_names_the_file(tmp_path_factory, blob):
+    path = tmp_path_factory.mktemp("fuzz") / "order.txt"
+    path.write_bytes(blob)
+    try:
+        titles = icd10pcs.read_order_file(path)
+    except SourceError as exc:
+        assert "order.txt" in str(exc)
+        return
+    assert titles and all(len(code) <= 7 for code in titles)
+
+
+@FAST
+@given(ANY_TEXT)
+def test_content_text_parser_never_raises(text):
+    sections, warnings = parse_text(text, "pack/x.txt")
+    assert all(name and body for name, body in sections)
+    assert all(w.startswith("pack/x.txt:") for w in warnings)
+
+
+def test_malformed_source_never_leaves_a_partial_index(tmp_path):
+    settings = Settings.from_env(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", encoder="stub")
+    good = BuildRequest(systems=(), custom={"cpt": FIX / "custom-codes.csv"})
+    build_index(settings, good, log=lambda _m: None)
+    before = settings.index_dir.resolve()
+    bad = BuildRequest(systems=(), custom={"cpt": FIX / "custom-bad-quote.csv"})
+    with pytest.raises(SourceError, match="custom-bad-quote.csv"):
+        build_index(settings, bad, log=lambda _m: None)
+    assert settings.index_dir.resolve() == before
+    assert not list(builds_dir(settings.index_dir).glob(".tmp-*"))
