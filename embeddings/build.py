@@ -16,7 +16,7 @@ from typing import Callable
 import faiss
 import numpy as np
 
-from embeddings import index as ix
+from embeddings import groupings, index as ix
 from embeddings.codesets import BUILTIN_SYSTEMS, CodeSet, load_codeset, package_version
 from embeddings.codesets import custom as custom_loader
 from embeddings.documents import build_documents
@@ -135,6 +135,7 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
         try:
             log("writing catalogue and dense indexes ...")
             ix.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs)
+            groupings.write(tmp / groupings.FILE, codes)
             _write_dense(tmp, codes, vectors, settings)
             counts = _counts(codesets)
             ix.write_manifest(tmp, {
