@@ -14,9 +14,12 @@ from embeddings import index as ix
 from embeddings.encoder import Encoder, make_encoder
 from embeddings.settings import Settings
 from service import query as q
+from service import understanding as qu
 from service.store import IndexStore
 
 MODES = ("hybrid", "lexical", "dense")
+# Query-understanding features on by default; the evaluation's ablation says what each one adds.
+DEFAULT_FEATURES = frozenset(qu.FEATURES)
 # Path weights in the fusion; exact code matches are pinned above everything.
 WEIGHTS = {"code": 4.0, "lexical": 1.0, "dense": 1.0}
 # A lexical hit that matched only some of the query words ("heart" of "heart attack") counts for less.
@@ -42,6 +45,8 @@ class SearchResult:
     total: int
     took_ms: float
     mode: str = "hybrid"
+    did_you_mean: str | None = None
+    expansions: tuple[str, ...] = ()
 
 
 class QueryEmbeddings:
@@ -71,6 +76,19 @@ class SearchEngine:
         ix.check_model(store.manifest, encoder.name, encoder.dim)
         self.store, self.encoder, self.settings = store, encoder, settings
         self.embed = QueryEmbeddings(encoder, settings.query_cache_size)
+        vocabulary = dict(store.db.execute("SELECT word, freq FROM vocabulary"))
+        table = qu.load_table()
+        speller = qu.Speller(vocabulary, self._known_word, {w for k in table for w in k})
+        self.understanding = qu.Understanding(table, speller)
+
+    def _known_word(self, word: str) -> bool:
+        """True when some document matches the word after stemming ('fractured' is known through 'fracture')."""
+        row = self.store.db.execute("SELECT 1 FROM lexical WHERE lexical MATCH ? LIMIT 1", (q.fts_phrase(word),))
+        return row.fetchone() is not None
+
+    def clear_query_cache(self) -> None:
+        """Forget cached query vectors, so a timing run pays for encoding like a first-time query."""
+        self.embed = QueryEmbeddings(self.encoder, self.settings.query_cache_size)
 
     @classmethod
     def open(cls, settings: Settings, encoder: Encoder | None = None) -> "SearchEngine":
@@ -91,6 +109,16 @@ class SearchEngine:
         if not 0 <= offset <= self.settings.max_offset:
             raise q.QueryError(f"offset must be between 0 and {self.settings.max_offset}")
 
+    @staticmethod
+    def check_features(features) -> frozenset[str]:
+        if features is None:
+            return DEFAULT_FEATURES
+        unknown = set(features) - set(qu.FEATURES)
+        if unknown:
+            raise q.QueryError(f"unknown query-understanding feature(s) {sorted(unknown)}; "
+                               f"known: {', '.join(qu.FEATURES)}")
+        return frozenset(features)
+
     # -- retrieval paths -------------------------------------------------------------------------
     def code_matches(self, code: str, system: str | None, limit: int) -> list[tuple[int, str]]:
         """Exact key first, then codes under that prefix in code order (k922 -> K92.2; 0DTJ -> 0DTJ0ZZ ...)."""
@@ -104,14 +132,27 @@ class SearchEngine:
         """BM25 matches as (row id, weight): all words matched weighs 1, only some of them weighs less."""
         if not words:
             return []
+        stages = [(q.fts_expression(words, "AND", prefix_last), 1.0)]
+        if len(words) > 1:
+            stages.append((q.fts_expression(words, "OR", prefix_last), PARTIAL_MATCH_WEIGHT))
+        return self._fts(stages, system, limit)
+
+    def lexical_understood(self, u: qu.Understood, system: str | None, limit: int) -> list[tuple[int, float]]:
+        """Like `lexical`, with each query slot matched by its own words, an expansion or a spelling correction."""
+        if not u.slots:
+            return []
+        stages = [(q.fts_slots(u.slots), 1.0)]
+        if len(u.any_words) > 1:
+            stages.append((q.fts_expression(u.any_words, "OR"), PARTIAL_MATCH_WEIGHT))
+        return self._fts(stages, system, limit)
+
+    def _fts(self, stages: list[tuple[str, float]], system: str | None, limit: int) -> list[tuple[int, float]]:
         where = " AND c.system = ?" if system else ""
         sql = (f"SELECT c.id FROM lexical JOIN codes c ON c.id = lexical.rowid WHERE lexical MATCH ?{where} "
                f"ORDER BY bm25(lexical, 10.0, 4.0, 1.0) LIMIT ?")
         found: dict[int, float] = {}
-        ops = (("AND", 1.0), ("OR", PARTIAL_MATCH_WEIGHT)) if len(words) > 1 else (("AND", 1.0),)
-        for op, weight in ops:
-            args = [q.fts_expression(words, op, prefix_last)] + ([system] if system else []) + [limit]
-            for (row_id,) in self.store.db.execute(sql, args):
+        for expression, weight in stages:
+            for (row_id,) in self.store.db.execute(sql, [expression] + ([system] if system else []) + [limit]):
                 found.setdefault(row_id, weight)
             if len(found) >= limit:
                 break
@@ -128,13 +169,17 @@ class SearchEngine:
 
     # -- the public call -------------------------------------------------------------------------
     def search(self, text: str, system: str | None = None, billable: bool | None = None, chapter: str | None = None,
-               limit: int = 10, offset: int = 0, mode: str = "hybrid") -> SearchResult:
+               limit: int = 10, offset: int = 0, mode: str = "hybrid",
+               features: frozenset[str] | None = None) -> SearchResult:
+        """`features` picks query-understanding steps (default: DEFAULT_FEATURES; empty: none, the plain baselines)."""
         started = time.perf_counter()
         parsed = q.parse(text, self.settings.max_query_chars)
         system = self.check_system(system)
         self.check_paging(limit, offset)
         if mode not in MODES:
             raise q.QueryError(f"mode must be one of {', '.join(MODES)}")
+        features = self.check_features(features)
+        u = self.understanding.understand(parsed.text, system, features)
         k = self.settings.candidates
         scores: dict[int, float] = {}
         reasons: dict[int, list[str]] = {}
@@ -153,14 +198,30 @@ class SearchEngine:
                 scores[row_id] += 10.0
         # A query that is a code ("k922") has no meaning to search for in words once it matched codes.
         if mode in ("hybrid", "lexical"):
-            add(self.lexical(parsed.words, system, k), "lexical", lambda _i: "lexical", lambda m: m[1])
+            add(self.lexical_understood(u, system, k), "lexical", lambda _i: "lexical", lambda m: m[1])
         if mode in ("hybrid", "dense") and not matches:
-            add(self.dense(parsed.text, system, k), "dense", lambda d: f"semantic {d[1]:.2f}")
-        ranked = self._filter(sorted(scores, key=lambda i: -scores[i]), billable, chapter)
+            add(self.dense(u.dense_text, system, k), "dense", lambda d: f"semantic {d[1]:.2f}")
+        ranked = sorted(scores, key=lambda i: -scores[i])
+        if u.sides or u.encounter:
+            ranked = self._steer(ranked, scores, reasons, u)
+        ranked = self._filter(ranked, billable, chapter)
         page = ranked[offset:offset + limit]
         rows = self.store.rows(page)
-        hits = tuple(self._hit(rows[i], scores[i], reasons[i], parsed.words) for i in page if i in rows)
-        return SearchResult(parsed.text, hits, len(ranked), round((time.perf_counter() - started) * 1000, 2), mode)
+        hits = tuple(self._hit(rows[i], scores[i], reasons[i], u) for i in page if i in rows)
+        return SearchResult(parsed.text, hits, len(ranked), round((time.perf_counter() - started) * 1000, 2), mode,
+                            u.did_you_mean, tuple(str(e) for e in u.expansions))
+
+    def _steer(self, ranked: list[int], scores: dict[int, float], reasons: dict[int, list[str]],
+               u: qu.Understood) -> list[int]:
+        """Re-order the top candidates by agreement with the query's side (left/right) and encounter."""
+        head = ranked[:qu.STEER_DEPTH]
+        rows = self.store.rows(head)
+        for row_id in head:
+            factor, why = qu.steer_factor(rows[row_id][3], u) if row_id in rows else (1.0, "")
+            scores[row_id] *= factor
+            if why:
+                reasons[row_id].append(why)
+        return sorted(head, key=lambda i: -scores[i]) + ranked[qu.STEER_DEPTH:]
 
     def _filter(self, ids: list[int], billable: bool | None, chapter: str | None) -> list[int]:
         if billable is not None:
@@ -169,12 +230,16 @@ class SearchEngine:
             ids = [i for i in ids if self.store.chapter[i] == chapter]
         return ids
 
-    def _hit(self, row, score: float, why: list[str], words: tuple[str, ...]) -> Hit:
+    def _hit(self, row, score: float, why: list[str], u: qu.Understood | tuple[str, ...]) -> Hit:
+        words = u.any_words if isinstance(u, qu.Understood) else u
         reasons = []
         for reason in why:
             if reason == "lexical":
                 matched = matched_words(row[3], words)
                 reasons.append("words: " + ", ".join(matched) if matched else "index or inclusion terms")
+                if isinstance(u, qu.Understood):
+                    reasons += [f"expanded {e}" for e in u.expansions
+                                if matched_words(row[3], tuple(q.tokens(e.expansion))) and e.term not in matched]
             else:
                 reasons.append(reason)
         return Hit(row[1], row[2], row[3], bool(row[4]), row[5], row[6], round(score, 5), tuple(reasons))

@@ -43,9 +43,14 @@ def looks_like_code(text: str) -> bool:
     return bool(_CODE_LIKE.match(text)) and any(ch.isdigit() for ch in text)
 
 
+def tokens(text: str) -> list[str]:
+    """Every lower-case word of the text, stopwords included (phrases such as 'water on the knee' need them)."""
+    return _WORD.findall(text.lower())
+
+
 def parse(text: str, max_chars: int = 500) -> ParsedQuery:
     text = clean(text, max_chars)
-    words = tuple(w for w in _WORD.findall(text.lower()) if w not in STOPWORDS)
+    words = tuple(w for w in tokens(text) if w not in STOPWORDS)
     code = code_key(text) if looks_like_code(text) else None
     return ParsedQuery(text=text, words=words, code=code)
 
@@ -60,3 +65,17 @@ def fts_expression(words: tuple[str, ...], op: str = "OR", prefix_last: bool = F
     if prefix_last and parts:
         parts[-1] += "*"
     return f" {op} ".join(parts)
+
+
+def fts_slots(slots: tuple[tuple[tuple[str, ...], ...], ...]) -> str:
+    """AND of slots; a slot is a choice of alternatives, each alternative an AND of words.
+
+    `(("heart", "attack"), ("myocardial", "infarction"))` becomes
+    `(("heart" AND "attack") OR ("myocardial" AND "infarction"))`.
+    """
+    groups = []
+    for slot in slots:
+        alternatives = ["(" + " AND ".join(fts_phrase(w) for w in alt) + ")" for alt in slot if alt]
+        if alternatives:
+            groups.append("(" + " OR ".join(alternatives) + ")")
+    return " AND ".join(groups)

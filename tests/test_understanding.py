@@ -1,0 +1,109 @@
+"""Query understanding: the abbreviation table, expansion into lexical slots, typo correction and steering."""
+import pytest
+
+from service import understanding as qu
+from service.query import QueryError
+
+ALL = frozenset(qu.FEATURES)
+
+
+@pytest.fixture(scope="module")
+def table():
+    return qu.load_table()
+
+
+def test_table_rows_are_keyed_by_words_and_any_means_every_system(table):
+    assert ("mi",) in table and ("heart", "attack") in table
+    mi = table[("mi",)]
+    assert any("myocardial infarction" in e.expansion for e in mi) and all(e.system == "" for e in mi)
+    assert {e.system for entries in table.values() for e in entries} <= {"", "icd10cm", "icd10pcs"}
+
+
+def test_longest_table_term_wins_and_keeps_the_original_words(table):
+    u = qu.Understanding(table, None).understand("broken hip left", None, ALL)
+    assert [e.term for e in u.expansions] == ["broken hip"]
+    first = u.slots[0]
+    assert ("broken", "hip") in first and any("femur" in alt for alt in first)
+    assert u.slots[1] == (("left",),)
+
+
+def test_system_filter_drops_expansions_of_the_other_system(table):
+    understanding = qu.Understanding(table, None)
+    assert understanding.understand("lap chole", "icd10pcs", ALL).expansions
+    assert not understanding.understand("lap chole", "icd10cm", ALL).expansions
+
+
+def test_features_switch_each_step_off(table):
+    understanding = qu.Understanding(table, None)
+    plain = understanding.understand("old MI left", None, frozenset())
+    assert plain.slots == ((("old",),), (("mi",),), (("left",),)) and plain.dense_text == "old MI left"
+    assert not plain.expansions and not plain.sides
+    dense_only = understanding.understand("old MI", None, frozenset({"expand_dense"}))
+    assert dense_only.slots == ((("old",),), (("mi",),)) and "myocardial infarction" in dense_only.dense_text
+
+
+@pytest.fixture(scope="module")
+def speller():
+    vocabulary = {"pneumonia": 50, "diabetes": 80, "diabetic": 30, "fracture": 90, "femur": 20, "tumor": 5}
+    return qu.Speller(vocabulary, is_known=lambda w: w == "fractured", protected={"appy"})
+
+
+@pytest.mark.parametrize("typed, expected", [("pnuemonia", "pneumonia"), ("diabetis", "diabetes"),
+                                             ("femurr", "femur"), ("fractrue", "fracture")])
+def test_speller_corrects_to_the_nearest_vocabulary_word(speller, typed, expected):
+    assert speller.correct(typed) == expected
+
+
+@pytest.mark.parametrize("word", ["pneumonia", "fractured", "appy", "hip", "the", "xyzzyq", "tummy", "c3po"])
+def test_speller_leaves_known_short_protected_and_far_words_alone(speller, word):
+    assert speller.correct(word) is None
+
+
+def test_did_you_mean_replaces_only_the_corrected_words(table, speller):
+    u = qu.Understanding(table, speller).understand("Pnuemonia of the left lung", None, ALL)
+    assert u.did_you_mean == "pneumonia of the left lung"
+    assert u.corrections == (qu.Correction("pnuemonia", "pneumonia"),)
+    assert u.slots[0] == (("pneumonia",),)
+
+
+def test_steer_factor_prefers_the_side_and_encounter_asked_for():
+    u = qu.Understood(slots=(), any_words=(), dense_text="", sides=frozenset({"left"}), encounter="subsequent")
+    agree, why = qu.steer_factor("Fracture of left femur, subsequent encounter for closed fracture", u)
+    conflict, _ = qu.steer_factor("Fracture of right femur, initial encounter for closed fracture", u)
+    neutral, _ = qu.steer_factor("Fracture of femur", u)
+    assert agree > neutral > conflict and "side: left" in why and "encounter: subsequent" in why
+
+
+# -- through the engine, on the fixture index ------------------------------------------------------
+def test_engine_returns_did_you_mean_and_finds_the_corrected_word(engine):
+    result = engine.search("pnuemonia")
+    assert result.did_you_mean == "pneumonia"
+    assert result.hits[0].code.startswith("J18")
+    assert engine.search("pnuemonia", features=frozenset()).did_you_mean is None
+
+
+def test_engine_records_expansions_in_result_and_hit_reasons(engine):
+    result = engine.search("old MI", system="icd10cm")
+    assert "mi → myocardial infarction" in result.expansions
+    top = result.hits[0]
+    assert top.code == "I25.2"
+    assert "expanded mi → myocardial infarction" in top.reasons
+
+
+def test_engine_laterality_steers_to_the_side_asked_for(engine):
+    for side, table in (("left", "0SRD"), ("right", "0SRC")):
+        hits = engine.search(f"{side} knee joint replacement", system="icd10pcs", limit=5).hits
+        assert all(h.code.startswith(table) for h in hits), (side, [h.code for h in hits])
+        assert any(r == f"side: {side}" for r in hits[0].reasons)
+
+
+def test_engine_encounter_steers_to_the_seventh_character(engine):
+    hits = engine.search("fracture of neck of left femur subsequent encounter", limit=5).hits
+    assert hits and all("subsequent encounter" in h.title for h in hits)
+    first = engine.search("fracture of neck of left femur initial encounter", limit=5).hits
+    assert all("initial encounter" in h.title for h in first)
+
+
+def test_unknown_feature_is_a_query_error(engine):
+    with pytest.raises(QueryError, match="feature"):
+        engine.search("asthma", features=frozenset({"telepathy"}))
