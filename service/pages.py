@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -140,6 +141,7 @@ def link_codes(text: str, system: str, known: set[str]) -> Markup:
     return Markup("").join(out)
 
 
+@lru_cache(maxsize=1)
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(WEB / "templates"))
     templates.env.filters["highlight"] = highlight

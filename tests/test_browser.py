@@ -1,0 +1,185 @@
+"""The site in a real browser: Debian's Chromium, headless, driven by Playwright against the fixture index."""
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium "
+                                                     "(scripts/install-browser.sh installs it; needs root)"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+
+
+@pytest.fixture(scope="module")
+def base_url(fixture_settings, engine):
+    """uvicorn in a thread on a free port of 127.0.0.1, serving the fixture index."""
+    import uvicorn
+    from service.api import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    server = uvicorn.Server(uvicorn.Config(create_app(fixture_settings, engine), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def outside_requests():
+    return []
+
+
+def open_page(browser, outside_requests, **options):
+    context = browser.new_context(viewport=options.pop("viewport", {"width": 1100, "height": 900}), **options)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    # The site must work with nothing but its own server: anything else is recorded and refused.
+    def guard(route):
+        if urlparse(route.request.url).hostname != "127.0.0.1" and not route.request.url.startswith("data:"):
+            outside_requests.append(route.request.url)
+            return route.abort()
+        return route.continue_()
+    page.route("**/*", guard)
+    return page
+
+
+@pytest.fixture
+def page(browser, outside_requests):
+    page = open_page(browser, outside_requests)
+    yield page
+    page.context.close()
+    assert outside_requests == [], f"the page tried to reach other hosts: {outside_requests}"
+
+
+def result_codes(page) -> list[str]:
+    return [a.get_attribute("href").rsplit("/", 1)[1] for a in page.locator("#results li.hit a").all()]
+
+
+@pytest.mark.xfail(strict=True, reason="the engine does not yet complete a partial last word ('heart attac' -> the "
+                                       "lay term 'heart attack'); when it does this passes and the mark must go")
+def test_typing_heart_attac_shows_an_i21_code_as_you_type(page, base_url):
+    page.goto(base_url + "/")
+    page.locator("#q").press_sequentially("heart attac", delay=40)
+    first_i21 = page.locator('#results li.hit a[href^="/codes/icd10cm/I21"]').first
+    first_i21.wait_for(state="visible", timeout=8_000)
+    assert re.search(r"[?&]q=heart(\+|%20)attac\b", page.url), page.url
+    assert page.locator("#results mark").count() > 0, "matched words are highlighted"
+    assert "codes for" in page.locator("#status").inner_text()
+
+
+def test_search_to_code_page_to_similar_code(page, base_url, engine):
+    page.goto(base_url + "/")
+    page.locator("#q").press_sequentially("heart attack", delay=30)
+    link = page.locator('#results li.hit a[href^="/codes/icd10cm/I21"]').first
+    link.wait_for(state="visible")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "search.png"))
+    code = link.get_attribute("href").rsplit("/", 1)[1]
+    link.click()
+    page.wait_for_url(f"**/codes/icd10cm/{code}")
+
+    record = engine.store.record("icd10cm", code)
+    assert record.title in page.locator("h1").inner_text()
+    assert "Official ICD-10-CM" in page.locator(".source-label").text_content()
+    crumbs = page.locator('nav[aria-label="Hierarchy"] a')
+    crumb_targets = [a.get_attribute("href") for a in crumbs.all()]
+    for parent in record.parents:
+        assert f"/codes/icd10cm/{parent}" in crumb_targets
+    similar = page.locator("section.similar ol li a")
+    assert similar.count() >= 5
+    page.screenshot(path=str(SCREENSHOTS / "code-page.png"), full_page=True)
+
+    target = similar.first.get_attribute("href").rsplit("/", 1)[1]
+    similar.first.click()
+    page.wait_for_url(f"**/codes/icd10cm/{target}")
+    assert engine.store.record("icd10cm", target).title in page.locator("h1").inner_text()
+
+
+def test_arrow_keys_and_enter_open_the_chosen_result(page, base_url):
+    page.goto(base_url + "/")
+    page.locator("#q").press_sequentially("K92", delay=30)
+    page.locator("#results li.hit").nth(1).wait_for(state="visible")
+    second = result_codes(page)[1]
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert page.locator("#results li.hit").nth(1).get_attribute("aria-selected") == "true"
+    assert page.locator("#q").get_attribute("aria-activedescendant") == "hit-1"
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/codes/icd10cm/{second}")
+
+
+def test_billable_filter_and_shared_url(page, base_url):
+    page.goto(base_url + "/?q=gallbladder&billable=true&system=icd10pcs")
+    rows = page.locator("#results li.hit")
+    rows.first.wait_for(state="visible")
+    assert rows.count() == page.locator("#results li.hit .badge.billable").count() > 0
+    assert all(code.startswith("0") for code in result_codes(page))
+    page.locator("#billable").uncheck()
+    page.wait_for_function("() => !location.search.includes('billable')")
+    assert page.locator("#q").input_value() == "gallbladder"
+
+
+def test_pages_work_without_javascript(browser, base_url, outside_requests):
+    page = open_page(browser, outside_requests, java_script_enabled=False)
+    try:
+        page.goto(base_url + "/")
+        page.locator("#q").fill("gallbladder removal")
+        page.locator("#search button[type=submit]").click()
+        page.wait_for_url("**/?q=gallbladder+removal**")
+        assert page.locator("#results li.hit").count() > 0
+        page.goto(base_url + "/codes/icd10pcs/0FT44ZZ")
+        assert "Resection of Gallbladder" in page.locator("h1").inner_text()
+        assert "generated from the ICD-10-PCS definitions" in page.locator("section.generated h2").inner_text()
+        assert page.locator("table.axes tbody tr").count() == 7
+    finally:
+        page.context.close()
+    assert outside_requests == []
+
+
+@pytest.mark.parametrize("path", ["/?q=fracture+of+femur", "/codes/icd10cm/S72.001", "/codes/icd10pcs/0FT44ZZ"])
+def test_readable_at_phone_width(browser, base_url, outside_requests, path):
+    page = open_page(browser, outside_requests, viewport={"width": 375, "height": 740})
+    try:
+        page.goto(base_url + path)
+        page.locator("h1").wait_for()
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 375px"
+    finally:
+        page.context.close()
+
+
+def test_unknown_code_page_offers_a_search(page, base_url):
+    response = page.goto(base_url + "/codes/icd10cm/Q99.999")
+    assert response.status == 404
+    page.locator("#search-for").click()
+    page.wait_for_url("**/?q=Q99.999**")
