@@ -24,6 +24,8 @@ _CODE_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,31}$")
 _CODE_REF = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(\.-)?")
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 ROOT_LABELS = {"chapter": "Chapter", "section": "Section"}
+# Names of code systems that crosswalks point to but the index does not load.
+OTHER_SYSTEMS = {"icd9cm": "ICD-9-CM"}
 GENERATED_LABEL = "Plain-language description — generated from the ICD-10-PCS definitions"
 
 
@@ -156,8 +158,12 @@ def router(engine, settings) -> APIRouter:
     systems = engine.store.systems
     groups = {name: chapters(engine, name) for name in systems}
 
+    def system_title(name: str) -> str:
+        return systems[name].get("title", name) if name in systems else OTHER_SYSTEMS.get(name, name)
+
     def render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
         context.setdefault("systems", systems)
+        context.setdefault("system_title", system_title)
         context.setdefault("systems_titles", {name: info.get("title", name) for name, info in systems.items()})
         return templates.TemplateResponse(request, name, context, status_code=status)
 
