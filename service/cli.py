@@ -44,11 +44,16 @@ def cmd_build(args) -> int:
     bad = [s for s in systems if s not in BUILTIN_SYSTEMS]
     if bad:
         raise UsageError(f"--systems: unknown {bad}; built-in systems are {', '.join(BUILTIN_SYSTEMS)}")
+    for folder in args.content or []:
+        if not Path(folder).is_dir():
+            raise UsageError(f"--content folder not found: {folder}")
     request = BuildRequest(systems=systems, sources=sources, custom=_pairs(args.custom, "--custom"),
-                           prefixes=tuple(p for p in (args.prefixes or "").split(",") if p))
+                           prefixes=tuple(p for p in (args.prefixes or "").split(",") if p),
+                           content=tuple(Path(c) for c in args.content or ()))
     report = build_index(_settings(args), request, force=not args.if_stale)
     print(json.dumps({"index": str(report.path), "counts": report.counts, "encoded": report.encoded,
-                      "reused": report.reused, "seconds": round(report.seconds, 1), "skipped": report.skipped}))
+                      "reused": report.reused, "seconds": round(report.seconds, 1), "skipped": report.skipped,
+                      "warnings": list(report.warnings)}))
     return 0
 
 
@@ -106,13 +111,25 @@ def cmd_similar(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    import os
+
     import uvicorn
-    from service.api import create_app
     settings = _settings(args).replace(host=args.host or Settings.from_env().host,
                                        port=args.port or Settings.from_env().port)
-    app = create_app(settings)
-    print(f"medcodes serving {settings.index_dir} on http://{settings.host}:{settings.port}", file=sys.stderr)
-    uvicorn.run(app, host=settings.host, port=settings.port, workers=1, log_level="warning")
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    # Workers are separate processes; each builds its app from the same settings passed through the environment.
+    for name, value in (("MEDCODES_INDEX_DIR", settings.index_dir), ("MEDCODES_MODEL", settings.model),
+                        ("MEDCODES_ENCODER", settings.encoder)):
+        os.environ[name] = str(value)
+    print(f"medcodes serving {settings.index_dir} on http://{settings.host}:{settings.port} "
+          f"({args.workers} worker{'s' if args.workers > 1 else ''})", file=sys.stderr)
+    if args.workers == 1:
+        from service.api import create_app
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    else:
+        uvicorn.run("service.api:create_app", factory=True, host=settings.host, port=settings.port,
+                    workers=args.workers, log_level="warning")
     return 0
 
 
@@ -138,6 +155,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--source", action="append", metavar="SYSTEM=PATH",
                    help="official release file instead of the packaged table (icd10cm=tabular.xml, icd10pcs=order.txt)")
     b.add_argument("--custom", action="append", metavar="NAME=PATH", help="user-supplied code system (CSV/JSONL)")
+    b.add_argument("--content", action="append", metavar="FOLDER",
+                   help="content pack folder (SYSTEM/CODE.txt|.json|.yaml) with authored code-page sections")
     b.add_argument("--systems", help="comma-separated built-in systems to include (default: all)")
     b.add_argument("--prefixes", help="only codes under these comma-separated prefixes (a small subset)")
     b.add_argument("--if-stale", action="store_true", help="skip the build when the index is already current")
@@ -163,6 +182,7 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("serve", help="serve the web site and API")
     v.add_argument("--host")
     v.add_argument("--port", type=int)
+    v.add_argument("--workers", type=int, default=1, help="server processes (each maps the same index read-only)")
     v.set_defaults(func=cmd_serve)
 
     e = sub.add_parser("evaluate", help="retrieval metrics on the evaluation query sets")
