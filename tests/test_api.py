@@ -215,3 +215,31 @@ def test_docs_page_serves_swagger_ui(client):
     assert page.status_code == 200 and "/openapi.json" in page.text
     script = next(part.split('"')[0] for part in page.text.split('src="')[1:] if "swagger-ui" in part)
     assert client.get(script).status_code == 200 or script.startswith("https://")
+
+
+# -- the real model ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def real_client(tmp_path_factory):
+    """The API over a tiny index encoded with the packaged all-MiniLM-L6-v2 (a few dozen codes)."""
+    from fastapi.testclient import TestClient
+
+    from embeddings.build import BuildRequest, build_index
+    from embeddings.settings import Settings
+    from service.api import create_app
+
+    root = tmp_path_factory.mktemp("real-model-api")
+    settings = Settings.from_env(index_dir=root / "index", cache_dir=root / "cache", encoder="sentence", model="")
+    build_index(settings, BuildRequest(systems=("icd10cm",), prefixes=("I21", "I22", "K92")), log=lambda _m: None)
+    return TestClient(create_app(settings), raise_server_exceptions=False)
+
+
+@pytest.mark.model
+def test_real_model_smoke_through_the_api_and_fhir(real_client):
+    assert real_client.get("/health").json()["model"] == "all-MiniLM-L6-v2"
+    hits = real_client.get("/api/search", params={"q": "heart attack", "limit": 5}).json()["results"]
+    assert any(h["code"].startswith("I21") for h in hits), hits
+    expansion = real_client.get("/fhir/ValueSet/$expand", params={"url": "http://hl7.org/fhir/sid/icd-10-cm",
+                                                                  "filter": "bleeding from the gut", "count": 5})
+    assert expansion.status_code == 200
+    assert any(c["code"].startswith("K92") for c in expansion.json()["expansion"]["contains"])
+    assert len(real_client.get("/api/codes/icd10cm/I21.4/similar").json()["similar"]) >= 5
