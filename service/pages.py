@@ -26,6 +26,9 @@ _TOKEN = re.compile(r"[A-Za-z0-9]+")
 ROOT_LABELS = {"chapter": "Chapter", "section": "Section"}
 # Names of code systems that crosswalks point to but the index does not load.
 OTHER_SYSTEMS = {"icd9cm": "ICD-9-CM"}
+# Pages load only their own script and stylesheet; nothing inline, nothing from other hosts.
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 GENERATED_LABEL = "Plain-language description — generated from the ICD-10-PCS definitions"
 
 
@@ -165,7 +168,7 @@ def router(engine, settings) -> APIRouter:
         context.setdefault("systems", systems)
         context.setdefault("system_title", system_title)
         context.setdefault("systems_titles", {name: info.get("title", name) for name, info in systems.items()})
-        return templates.TemplateResponse(request, name, context, status_code=status)
+        return templates.TemplateResponse(request, name, context, status_code=status, headers=PAGE_HEADERS)
 
     @pages.get("/", response_class=HTMLResponse)
     def search_page(request: Request, q: str = "", system: str = "", billable: str = "", chapter: str = "",
@@ -241,4 +244,4 @@ def error_page(request: Request, status: int, title: str, message: str) -> HTMLR
     """HTML error page for site paths (unknown route, bad method); the API and FHIR paths answer in their formats."""
     templates = make_templates()
     context = {"title": title, "message": message, "systems": request.app.state.engine.store.systems}
-    return templates.TemplateResponse(request, "error.html", context, status_code=status)
+    return templates.TemplateResponse(request, "error.html", context, status_code=status, headers=PAGE_HEADERS)

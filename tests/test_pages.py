@@ -144,6 +144,16 @@ def test_other_bad_paths_are_html_error_pages(client, path, status):
     assert soup.find("h1").get_text() and soup.find("main").find("p").get_text()
 
 
+def test_pages_allow_only_their_own_scripts(client):
+    for path, status in (("/", 200), ("/codes/icd10cm/K92.2", 200), ("/codes/icd10cm/Q99.9", 404), ("/nope", 404)):
+        response = client.get(path)
+        assert response.status_code == status
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        soup = bs4.BeautifulSoup(response.text, "html.parser")
+        assert all(tag.get("src") for tag in soup.find_all("script")), "no inline scripts"
+        assert not soup.find_all(style=True) and not soup.find_all("style")
+
+
 def test_static_assets_are_served(client):
     assert "addEventListener" in client.get("/static/search.js").text
     assert client.get("/static/style.css").headers["content-type"].startswith("text/css")
