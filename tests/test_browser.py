@@ -183,3 +183,12 @@ def test_unknown_code_page_offers_a_search(page, base_url):
     assert response.status == 404
     page.locator("#search-for").click()
     page.wait_for_url("**/?q=Q99.999**")
+
+
+def test_api_docs_render_offline(page, base_url):
+    pytest.importorskip("swagger_ui_bundle", reason="swagger-ui-bundle-v2 is not installed; /docs uses the CDN")
+    page.goto(base_url + "/docs")
+    paths = page.locator(".opblock-summary-path")
+    paths.first.wait_for(state="visible")
+    shown = {p.get_attribute("data-path") for p in paths.all()}
+    assert {"/api/search", "/api/suggest", "/fhir/ValueSet/$expand"} <= shown
