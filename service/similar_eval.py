@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings.settings import Settings
 from service import similar_relations as rel
 from service.similar import neighbours, similar_codes
 from service.similar_data import similar_data
@@ -32,6 +33,17 @@ class ListMeasure:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def open_engine(settings: Settings | None = None):
+    """The engine over MEDCODES_INDEX_DIR; a relative path not found here is taken from the repository root,
+    so the notebook finds data/index whether it runs in the repository or in notebooks/."""
+    from service.engine import SearchEngine
+    settings = settings or Settings.from_env()
+    index = Path(settings.index_dir)
+    if not index.is_absolute() and not index.exists():
+        settings = settings.replace(index_dir=Path(__file__).resolve().parent.parent / index)
+    return SearchEngine.open(settings)
 
 
 def sample_codes(store, system: str, n: int = SAMPLE, seed: int = SEED) -> list[str]:

@@ -1,4 +1,5 @@
 """The Similar Codes measurement: sampling, judging near-duplicates, the blended-vs-neighbours bar, and the notebook."""
+import os
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,15 @@ def test_report_texts_carry_the_figures(measures):
     assert "meets the bar" in note
 
 
+def test_open_engine_finds_a_relative_index_from_the_repository_root(fixture_settings, tmp_path, monkeypatch):
+    root = NOTEBOOK.parent.parent
+    relative = Path(os.path.relpath(Path(fixture_settings.index_dir).resolve(), root))
+    monkeypatch.chdir(tmp_path)
+    assert not relative.exists()
+    engine = ev.open_engine(fixture_settings.replace(index_dir=relative))
+    assert engine.store.directory == Path(fixture_settings.index_dir).resolve()
+
+
 def test_notebook_runs_headless_on_the_fixture_index(fixture_settings, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
@@ -67,7 +77,7 @@ def test_notebook_runs_headless_on_the_fixture_index(fixture_settings, monkeypat
     monkeypatch.setenv("MEDCODES_ENCODER", "stub")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     nbclient.NotebookClient(notebook, timeout=180, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOK.parent.parent)}}).execute()
+                            resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
     shown = "\n".join(str(o.get("data", {}).get("text/markdown", "")) for c in notebook.cells
                       if c.cell_type == "code" for o in c.outputs)
     assert "| icd10cm | blended |" in shown and "| icd10pcs | neighbours |" in shown
