@@ -159,3 +159,12 @@ def test_user_supplied_system_uses_its_own_vectors_and_hierarchy(tmp_path):
     assert crosswalks(engine, "cpt", "ZZ101") == []
     data = similar_data(engine.store)
     assert np.array_equal(data.head, np.arange(len(data.head)))
+
+
+def test_every_fixture_code_of_every_kind_gets_an_answer(engine):
+    store = engine.store
+    for row_id, system, code, kind, billable in store.db.execute("SELECT id, system, code, kind, billable FROM codes"):
+        found = similar_codes(engine, system, code, 5)
+        assert all(s.code != code and s.reasons for s in found), (system, code, kind)
+        if billable:
+            assert all(s.billable for s in found), (system, code)
