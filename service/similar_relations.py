@@ -26,8 +26,10 @@ _CCS_NUMBER = re.compile(r"\s*\[[0-9.]+\]$")
 def features(data: SimilarData, q: int, rows: np.ndarray) -> dict[str, np.ndarray]:
     """One boolean array per relation between the query row and each candidate row."""
     rows = np.asarray(rows, dtype=np.int64)
-    f = {"parent": rows == data.parent[q], "child": data.parent[rows] == q}
     anchor, category = data.anchor.of, data.category.of
+    # "child" reaches below the 7th-character base and the category too: I21.A9 is more specific than I21.
+    f = {"parent": rows == data.parent[q],
+         "child": (data.parent[rows] == q) | (anchor[rows] == q) | (category[rows] == q)}
     near = f["parent"] | f["child"]
     f["sibling"] = (anchor[rows] == anchor[q]) & (anchor[q] >= 0) & ~near
     f["category"] = ((category[rows] == category[q]) & (category[q] >= 0) & (data.system[q] == CM)
