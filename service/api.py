@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from embeddings.settings import Settings
 from service import fhir, pages
 from service.engine import SearchEngine
+from service.similar_data import similar_data
 from service.query import QueryError
 from service.similar import UnknownCode, similar_codes
 
@@ -83,6 +84,7 @@ ERRORS = {400: {"model": ErrorBody, "description": "bad parameter"},
 def create_app(settings: Settings | None = None, engine: SearchEngine | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     engine = engine or SearchEngine.open(settings)
+    similar_data(engine.store)  # load the Similar Codes tables now, so no request pays for it
     app = FastAPI(title="medcodes", version="0.1.0", description=DESCRIPTION, openapi_tags=TAGS,
                   docs_url=None, redoc_url=None)
     app.state.engine, app.state.settings = engine, settings

@@ -125,10 +125,12 @@ def cmd_serve(args) -> int:
     print(f"medcodes serving {settings.index_dir} on http://{settings.host}:{settings.port} "
           f"({args.workers} worker{'s' if args.workers > 1 else ''})", file=sys.stderr)
     if args.workers == 1:
-        from service.api import create_app
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+        from service.reload import ReloadingApp
+        app = ReloadingApp(settings)
+        app.reload_on_sighup()
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     else:
-        uvicorn.run("service.api:create_app", factory=True, host=settings.host, port=settings.port,
+        uvicorn.run("service.reload:create_reloading_app", factory=True, host=settings.host, port=settings.port,
                     workers=args.workers, log_level="warning")
     return 0
 
