@@ -24,6 +24,9 @@ DEFAULT_FEATURES = frozenset(qu.FEATURES)
 WEIGHTS = {"code": 4.0, "lexical": 1.0, "dense": 1.0}
 # A lexical hit that matched only some of the query words ("heart" of "heart attack") counts for less.
 PARTIAL_MATCH_WEIGHT = 0.5
+# A word found in more than this share of documents ("left", "encounter", "approach") is evidence too weak
+# to retrieve by alone, and an OR over such posting lists costs tens of milliseconds.
+COMMON_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,10 @@ class SearchEngine:
         self.embed = QueryEmbeddings(encoder, settings.query_cache_size)
         vocabulary = dict(store.db.execute("SELECT word, freq FROM vocabulary"))
         table = qu.load_table()
-        speller = qu.Speller(vocabulary, self._known_word, {w for k in table for w in k})
+        speller = qu.Speller(vocabulary, self._known_word, {w for k in table for w in k} | qu.model_words(encoder))
+        # Words in more than this many documents are left out of the any-word stage (see _or_words).
+        self.common = max(1, int(COMMON_SHARE * store.manifest["counts"]["codes"]))
+        self.vocabulary = vocabulary
         self.understanding = qu.Understanding(table, speller)
 
     def _known_word(self, word: str) -> bool:
@@ -93,7 +99,7 @@ class SearchEngine:
     @classmethod
     def open(cls, settings: Settings, encoder: Encoder | None = None) -> "SearchEngine":
         store = IndexStore(Path(settings.index_dir), settings.verify_checksums, settings.hnsw_ef_search)
-        return cls(store, encoder or make_encoder(settings.encoder, settings.model, settings.threads), settings)
+        return cls(store, encoder or make_encoder(settings.encoder, settings.model, settings.threads, Path(settings.cache_dir)), settings)
 
     # -- validation shared by every entry point -------------------------------------------------
     def check_system(self, system: str | None) -> str | None:
@@ -134,7 +140,8 @@ class SearchEngine:
             return []
         stages = [(q.fts_expression(words, "AND", prefix_last), 1.0)]
         if len(words) > 1:
-            stages.append((q.fts_expression(words, "OR", prefix_last), PARTIAL_MATCH_WEIGHT))
+            some = words if prefix_last else self._or_words(words)
+            stages.append((q.fts_expression(some, "OR", prefix_last), PARTIAL_MATCH_WEIGHT))
         return self._fts(stages, system, limit)
 
     def lexical_understood(self, u: qu.Understood, system: str | None, limit: int) -> list[tuple[int, float]]:
@@ -143,8 +150,13 @@ class SearchEngine:
             return []
         stages = [(q.fts_slots(u.slots), 1.0)]
         if len(u.any_words) > 1:
-            stages.append((q.fts_expression(u.any_words, "OR"), PARTIAL_MATCH_WEIGHT))
+            stages.append((q.fts_expression(self._or_words(u.any_words), "OR"), PARTIAL_MATCH_WEIGHT))
         return self._fts(stages, system, limit)
+
+    def _or_words(self, words: tuple[str, ...]) -> tuple[str, ...]:
+        """The words for the any-word stage: all but the very common ones (the rarest is kept if all are)."""
+        kept = tuple(w for w in words if self.vocabulary.get(w, 0) <= self.common)
+        return kept or (min(words, key=lambda w: self.vocabulary.get(w, 0)),)
 
     def _fts(self, stages: list[tuple[str, float]], system: str | None, limit: int) -> list[tuple[int, float]]:
         where = " AND c.system = ?" if system else ""
@@ -179,7 +191,8 @@ class SearchEngine:
         if mode not in MODES:
             raise q.QueryError(f"mode must be one of {', '.join(MODES)}")
         features = self.check_features(features)
-        u = self.understanding.understand(parsed.text, system, features)
+        typing = not text.endswith((" ", "\t"))  # the last word may be unfinished
+        u = self.understanding.understand(parsed.text, system, features, partial_last=typing)
         k = self.settings.candidates
         scores: dict[int, float] = {}
         reasons: dict[int, list[str]] = {}
@@ -201,6 +214,10 @@ class SearchEngine:
             add(self.lexical_understood(u, system, k), "lexical", lambda _i: "lexical", lambda m: m[1])
         if mode in ("hybrid", "dense") and not matches:
             add(self.dense(u.dense_text, system, k), "dense", lambda d: f"semantic {d[1]:.2f}")
+        if u.intent:
+            for row_id in scores:
+                if self.store.system_of[row_id] != u.intent:
+                    scores[row_id] *= qu.CONFLICT
         ranked = sorted(scores, key=lambda i: -scores[i])
         if u.sides or u.encounter:
             ranked = self._steer(ranked, scores, reasons, u)

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 import embeddings
 from service import query as q
 
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
-FEATURES = ("expand", "expand_dense", "spell", "spell_dense", "laterality", "encounter")
+FEATURES = ("expand", "expand_dense", "spell", "spell_dense", "laterality", "encounter", "intent")
 TABLE = Path(embeddings.__file__).parent / "terms" / "abbreviations.tsv"
 # Fused scores of candidates whose laterality or encounter contradicts the query are multiplied by
 # CONFLICT; those that agree by AGREE. Only the top STEER_DEPTH candidates are looked at.
@@ -23,6 +23,16 @@ SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "bilat": "b
 _TITLE_SIDE = re.compile(r"\b(left|right|bilateral)\b", re.I)
 _TITLE_ENCOUNTER = re.compile(r"\b(initial encounter|subsequent encounter|sequela)\b", re.I)
 _ENCOUNTER_OF_TITLE = {"initial encounter": "initial", "subsequent encounter": "subsequent", "sequela": "sequela"}
+# Words that name an intervention, so the query asks for an ICD-10-PCS procedure code ...
+PROCEDURE_WORDS = frozenset("""surgery operation repair removal remove replacement replace insertion insert implant
+implantation transplant transplantation amputation reconstruction fusion biopsy excision resection drainage ablation
+bypass graft grafting stent stenting dilation angioplasty catheterization injection infusion transfusion scan imaging
+ultrasound mri ct radiography fluoroscopy suture sutures stitches fixation debridement extraction incision ligation
+embolization intubation""".split())
+PROCEDURE_SUFFIXES = ("ectomy", "otomy", "ostomy", "plasty", "scopy", "pexy", "rrhaphy", "graphy", "tripsy", "centesis")
+# ... unless it also names a condition of or after one ("complication of knee replacement" is a diagnosis).
+CONDITION_WORDS = frozenset("""complication complications status history hx rejection failure malfunction dependence
+presence absence aftercare infection disorder disease syndrome pain""".split())
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,7 @@ class Understood:
     did_you_mean: str | None = None
     sides: frozenset[str] = frozenset()
     encounter: str = ""
+    intent: str = ""  # "icd10pcs" when the query asks for a procedure
 
 
 def load_table(path: Path = TABLE) -> dict[tuple[str, ...], tuple[Entry, ...]]:
@@ -89,6 +100,10 @@ class Speller:
     def max_distance(word: str) -> int:
         return 1 if len(word) <= 5 else 2
 
+    def knows(self, word: str) -> bool:
+        """The word is in the index, the protected terms or the model's vocabulary: not a typo, not a fragment."""
+        return word in self.freq or word in self.protected or self.is_known(word)
+
     def correct(self, word: str) -> str | None:
         if word in self._memo:
             return self._memo[word]
@@ -106,8 +121,17 @@ class Speller:
         found = process.extract(word, choices, scorer=OSA.distance, score_cutoff=limit, limit=25)
         if not found:
             return None
-        best = min(found, key=lambda f: (f[1], f[0][0] != word[0], -self.freq[f[0]], f[0]))
+        # Fewest edits; then most letters in common (eczema over except for 'excema'); then the commoner word.
+        best = min(found, key=lambda f: (f[1], -fuzz.ratio(word, f[0]), -self.freq[f[0]], f[0]))
         return best[0]
+
+
+def model_words(encoder) -> frozenset[str]:
+    """Whole words (4+ letters) the sentence model's tokenizer knows: real English, never taken for typos."""
+    tokenizer = getattr(getattr(encoder, "_model", None), "tokenizer", None)
+    if tokenizer is None:
+        return frozenset()
+    return frozenset(w for w in tokenizer.get_vocab() if len(w) >= 4 and w.isascii() and w.isalpha())
 
 
 class Understanding:
@@ -117,9 +141,13 @@ class Understanding:
         self.table, self.speller = table, speller
         self.longest = max((len(k) for k in table), default=0)
 
-    def understand(self, text: str, system: str | None, features: frozenset[str]) -> Understood:
+    def understand(self, text: str, system: str | None, features: frozenset[str],
+                   partial_last: bool = False) -> Understood:
+        """`partial_last`: the last word may still be being typed, so it can complete a table term."""
         words = q.tokens(text)
         matches = self._expansions(words, system) if {"expand", "expand_dense"} & features else {}
+        if partial_last and {"expand", "expand_dense"} & features:
+            matches.update(self._completion(words, matches, system))
         corrections = self._corrections(words, matches) if self.speller and "spell" in features else {}
         slots, any_words, expansions, i = [], [], [], 0
         while i < len(words):
@@ -153,6 +181,7 @@ class Understanding:
             did_you_mean=_replace_words(text, corrections) if corrections else None,
             sides=frozenset(SIDES[w] for w in cues if w in SIDES) if "laterality" in features else frozenset(),
             encounter=_encounter(words, cues) if "encounter" in features else "",
+            intent=_intent(words, matches) if "intent" in features and not system else "",
         )
 
     def _expansions(self, words: list[str], system: str | None) -> dict[int, tuple[int, tuple[Entry, ...]]]:
@@ -169,6 +198,25 @@ class Understanding:
             else:
                 i += 1
         return found
+
+    def _completion(self, words: list[str], matches, system: str | None) -> dict[int, tuple[int, tuple[Entry, ...]]]:
+        """The table term the query ends in when its unknown last word is the start of the term's last word
+        ('heart attac' -> 'heart attack'): the longest such term, then the shortest completion."""
+        last = len(words) - 1
+        covered = {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
+        if last < 0 or last in covered or len(words[last]) < 3 or (self.speller and self.speller.knows(words[last])):
+            return {}
+        best = None
+        for key, entries in self.table.items():
+            start = len(words) - len(key)
+            if (start < 0 or not key[-1].startswith(words[last]) or tuple(words[start:last]) != key[:-1]
+                    or covered & set(range(start, last))):
+                continue
+            entries = tuple(e for e in entries if not system or not e.system or e.system == system)
+            rank = (-len(key), len(key[-1]), key)
+            if entries and (best is None or rank < best[0]):
+                best = (rank, start, len(key), entries)
+        return {best[1]: (best[2], best[3])} if best else {}
 
     def _corrections(self, words: list[str], matches) -> dict[str, str]:
         covered = {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
@@ -207,6 +255,12 @@ def _encounter(words: list[str], cues: set[str]) -> str:
     if "initial" in cues:
         return "initial"
     return ""
+
+
+def _intent(words: list[str], matches) -> str:
+    procedure = any(w in PROCEDURE_WORDS or w.endswith(PROCEDURE_SUFFIXES) for w in words) or any(
+        e.system == "icd10pcs" for _n, entries in matches.values() for e in entries)
+    return "icd10pcs" if procedure and not CONDITION_WORDS & set(words) else ""
 
 
 def steer_factor(title: str, understood: Understood) -> tuple[float, str]:

@@ -42,6 +42,20 @@ def test_features_switch_each_step_off(table):
     assert dense_only.slots == ((("old",),), (("mi",),)) and "myocardial infarction" in dense_only.dense_text
 
 
+def test_an_unfinished_last_word_completes_a_table_term_only_while_typing(table):
+    vocabulary = {"heart": 10, "attack": 3, "failure": 8}
+    understanding = qu.Understanding(table, qu.Speller(vocabulary))
+    typing = understanding.understand("heart attac", None, ALL, partial_last=True)
+    assert [e.term for e in typing.expansions] == ["heart attac"]
+    assert any("myocardial infarction" in e.expansion for e in typing.expansions)
+    assert any("infarction" in alt for alt in typing.slots[0])
+    # A finished query, a known last word or a fragment under three letters is left as typed.
+    assert not understanding.understand("heart attac", None, ALL).expansions
+    assert not understanding.understand("heart failure", None, ALL, partial_last=True).expansions
+    assert not understanding.understand("heart at", None, ALL, partial_last=True).expansions
+    assert not understanding.understand("heart attac", None, frozenset({"spell"}), partial_last=True).expansions
+
+
 @pytest.fixture(scope="module")
 def speller():
     vocabulary = {"pneumonia": 50, "diabetes": 80, "diabetic": 30, "fracture": 90, "femur": 20, "tumor": 5}
