@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from embeddings.documents import procedure_sentence
 from embeddings.records import NOTE_LABELS
+from service.descriptions import blocks, describe, pack_label
+from service.fhir_terminology import system_uri
 from service.query import STOPWORDS, QueryError
 from service.similar import UnknownCode, crosswalks, similar_codes
 
@@ -29,7 +30,6 @@ OTHER_SYSTEMS = {"icd9cm": "ICD-9-CM"}
 # Pages load only their own script and stylesheet; nothing inline, nothing from other hosts.
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
-GENERATED_LABEL = "Plain-language description — generated from the ICD-10-PCS definitions"
 
 
 # -- the code-page model (also the body of GET /api/codes/{system}/{code}) ----------------------------
@@ -60,18 +60,16 @@ def chapters(engine, system: str) -> list[dict]:
     return [row_dict(r) for r in engine.store.children(system, "")]
 
 
-def plain_description(record) -> dict | None:
-    if record.system == "icd10pcs":
-        text = procedure_sentence(record)
-        return {"text": text, "label": GENERATED_LABEL, "official": False} if text else None
-    if record.description:
-        return {"text": record.description, "label": f"Description — supplied with the {record.system} code file",
-                "official": False}
-    return None
+def content_dict(entry) -> dict | None:
+    """A content pack's sections for the page and the API, each with display blocks, labelled with the pack."""
+    if entry is None or not entry.sections:
+        return None
+    return {"source": entry.source, "label": pack_label(entry.source), "official": False,
+            "sections": [{"name": name, "text": text, "blocks": blocks(text)} for name, text in entry.sections]}
 
 
 def code_detail(engine, system: str, code: str) -> dict:
-    """Everything the code page shows except Similar Codes: official record, hierarchy, notes, generated text."""
+    """Everything the code page shows except Similar Codes: official record, hierarchy, notes, labelled other text."""
     check_code_path(engine, system, code)
     store = engine.store
     record = store.record(system, code)
@@ -84,13 +82,16 @@ def code_detail(engine, system: str, code: str) -> dict:
     groups = [{"kind": kind, "label": label, "notes": record.notes_of(kind)}
               for kind, label in NOTE_LABELS.items() if record.notes_of(kind)]
     info = store.systems[system]
+    description = describe(record, store, info.get("title", system))
     links = [asdict(c) | {"url": code_url(c.system, c.code) if c.system in store.systems else None}
              for c in crosswalks(engine, system, record.code)]
     return {**record.to_dict(), "label": display_code(record.kind, record.code), "url": code_url(system, record.code),
-            "system_info": {k: info.get(k, "") for k in ("name", "title", "version", "source", "licence", "fhir_uri")},
+            "system_info": {**{k: info.get(k, "") for k in ("name", "title", "version", "source", "licence")},
+                            "fhir_uri": system_uri(system, info)},
             "breadcrumbs": breadcrumbs, "children": [row_dict(r) for r in store.children(system, record.code)],
             "note_groups": groups, "seventh_table": [{"character": c, "meaning": m} for c, m in record.seventh],
-            "plain_description": plain_description(record), "crosswalks": links}
+            "plain_description": description.to_dict() if description else None,
+            "content": content_dict(store.content(system, record.code)), "crosswalks": links}
 
 
 def split_chapter(system: str | None, chapter: str | None) -> tuple[str | None, str | None]:
@@ -98,9 +99,24 @@ def split_chapter(system: str | None, chapter: str | None) -> tuple[str | None, 
     if not chapter or ":" not in chapter:
         return system, chapter or None
     chapter_system, _, code = chapter.partition(":")
+    if not chapter_system or not code:
+        raise QueryError(f"chapter {chapter[:40]!r} must be a chapter code (9) or SYSTEM:CODE (icd10cm:9)")
     if system not in (None, "", "all", chapter_system):
-        raise QueryError(f"chapter {chapter!r} belongs to {chapter_system}, but system {system!r} was asked for")
-    return chapter_system, code or None
+        raise QueryError(f"chapter {chapter[:40]!r} belongs to {chapter_system[:20]}, but system {system[:20]!r} "
+                         "was asked for")
+    return chapter_system, code
+
+
+def resolve_chapter(groups: dict[str, list[dict]], system: str | None,
+                    chapter: str | None) -> tuple[str | None, str | None]:
+    """split_chapter, and a chapter that is no top-level group of the system(s) searched is a 400 too."""
+    system, chapter = split_chapter(system, chapter)
+    if chapter:
+        names = [system] if system in groups else list(groups)
+        if not any(chapter == group["code"] for name in names for group in groups[name]):
+            where = system if system in groups else "any loaded system"
+            raise QueryError(f"{chapter[:20]!r} is not a chapter or section of {where}")
+    return system, chapter
 
 
 # -- template helpers -------------------------------------------------------------------------------
@@ -183,7 +199,7 @@ def router(engine, settings) -> APIRouter:
             start = int(offset) if offset.strip().lstrip("-").isdigit() else None
             if start is None:
                 raise QueryError(f"offset must be a whole number, got {offset[:20]!r}")
-            sys_name, chap = split_chapter(system or None, chapter)
+            sys_name, chap = resolve_chapter(groups, system or None, chapter)
             result = engine.search(q, sys_name, form["billable"] or None, chap, PAGE_SIZE, start)
         except QueryError as exc:
             return render(request, "search.html", status=400, **{**context, "error": str(exc)})
@@ -240,8 +256,9 @@ def broader_searches(form: dict, query: str) -> list[dict]:
     return out
 
 
-def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+def error_page(request: Request, status: int, title: str, message: str, headers: dict | None = None) -> HTMLResponse:
     """HTML error page for site paths (unknown route, bad method); the API and FHIR paths answer in their formats."""
     templates = make_templates()
     context = {"title": title, "message": message, "systems": request.app.state.engine.store.systems}
-    return templates.TemplateResponse(request, "error.html", context, status_code=status, headers=PAGE_HEADERS)
+    return templates.TemplateResponse(request, "error.html", context, status_code=status,
+                                      headers={**PAGE_HEADERS, **(headers or {})})

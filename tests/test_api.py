@@ -86,6 +86,12 @@ def test_search_explains_lay_terms_when_the_engine_expands_them(client):
     ({"q": "heart", "offset": -5}, 400),
     ({"q": "heart", "mode": "fuzzy"}, 400),
     ({"q": "heart", "chapter": "icd10pcs:0", "system": "icd10cm"}, 400),
+    ({"q": "heart", "chapter": "99"}, 400),
+    ({"q": "heart", "chapter": "icd10cm:"}, 400),
+    ({"q": "heart", "chapter": ":9"}, 400),
+    ({"q": "heart", "offset": "9" * 40}, 400),
+    ({"q": "heart", "limit": "-" + "9" * 40}, 400),
+    ({"q": "heart", "offset": "1e3"}, 422),
     ({}, 422),
     ({"q": "heart", "limit": "ten"}, 422),
     ({"q": "heart", "billable": "maybe"}, 422),
@@ -99,6 +105,12 @@ def test_search_messages_say_what_was_wrong(client):
     assert "snomed" in error_of(client.get("/api/search", params={"q": "heart", "system": "snomed"}), 400)
     assert "5000" in error_of(client.get("/api/search", params={"q": LONG}), 400)
     assert "empty" in error_of(client.get("/api/search", params={"q": "\x00\x07"}), 400)
+
+
+@pytest.mark.parametrize("path", ["/api/search?q=%ff", "/api/search?q=heart&system=%c3%28", "/api/suggest?q=ab%80",
+                                  "/api/codes/icd10cm/K92%ff", "/api/codes/icd10cm/K92.2/similar?limit=%fe"])
+def test_bytes_that_are_not_utf8_are_a_400(client, path):
+    assert "not UTF-8" in error_of(client.get(path), 400)
 
 
 def test_control_characters_inside_a_query_are_treated_as_spaces(client):
@@ -136,7 +148,11 @@ def test_code_record_has_official_content_and_hierarchy(client, engine):
     groups = {g["kind"]: g["notes"] for g in body["note_groups"]}
     assert groups["inclusion"] == record.notes_of("inclusion") and "excludes1" in groups
     assert body["system_info"]["licence"] and body["system_info"]["version"] == record.version
-    assert body["plain_description"] is None
+    described = body["plain_description"]
+    assert described["official"] is False and "assembled from the official ICD-10-CM" in described["label"]
+    assert [s["name"] for s in described["sections"]] == ["Name", "Summary", "Instructional notes"]
+    assert described["text"].startswith("K92.2 is a billable ICD-10-CM code")
+    assert body["content"] is None  # no content pack in the fixture index
 
 
 def test_code_record_is_found_without_dots_or_capitals(client):
@@ -196,6 +212,34 @@ def test_wrong_method_is_a_405_with_a_message(client):
     error_of(client.post("/api/search?q=heart"), 405)
 
 
+# -- headers -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/api/search?q=heart", "/api/search?q=", "/health", "/fhir/metadata",
+                                  "/openapi.json", "/api/nothing"])
+def test_data_responses_carry_security_headers(client, path):
+    headers = client.get(path).headers
+    assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "DENY"
+    assert headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert headers["referrer-policy"] == "same-origin"
+
+
+def test_any_origin_may_read_the_public_api_without_credentials(client):
+    simple = client.get("/api/search", params={"q": "heart"}, headers={"Origin": "https://example.org"})
+    assert simple.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in simple.headers
+    preflight = client.options("/fhir/ValueSet/$expand", headers={
+        "Origin": "https://example.org", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    assert preflight.status_code == 200 and "POST" in preflight.headers["access-control-allow-methods"]
+    refused = client.options("/api/search", headers={"Origin": "https://example.org",
+                                                     "Access-Control-Request-Method": "DELETE"})
+    assert refused.status_code == 400
+
+
+def test_405_says_which_methods_are_allowed(client):
+    response = client.delete("/api/search?q=heart")
+    assert response.status_code == 405 and response.headers["allow"] == "GET"
+
+
 # -- documentation -----------------------------------------------------------------------------------
 def test_openapi_documents_every_endpoint_and_its_errors(client):
     spec = client.get("/openapi.json").json()
@@ -207,6 +251,14 @@ def test_openapi_documents_every_endpoint_and_its_errors(client):
     search = paths["/api/search"]["get"]
     assert {"400", "404", "422"} <= set(search["responses"])
     assert {p["name"] for p in search["parameters"]} >= {"q", "system", "billable", "chapter", "limit", "offset"}
+    schemas = {p["name"]: p["schema"] for p in search["parameters"]}
+    assert schemas["limit"]["maximum"] == 100 and schemas["q"]["maxLength"] == 500
+    assert schemas["mode"]["enum"] == ["hybrid", "lexical", "dense"]
+    record = paths["/api/codes/{system}/{code}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert record == {"$ref": "#/components/schemas/CodeRecordOut"}
+    lookup = paths["/fhir/CodeSystem/$lookup"]["post"]
+    assert {"400", "404", "413", "415"} <= set(lookup["responses"])
+    assert "application/fhir+json" in lookup["requestBody"]["content"]
     assert "/" not in paths and "/codes/{system}/{code}" not in paths
 
 

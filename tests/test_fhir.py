@@ -126,6 +126,65 @@ def test_a_body_that_is_not_parameters_is_a_400(client):
     assert "Parameters" in outcome(client.post("/fhir/CodeSystem/$lookup", json={"resourceType": "Patient"}), 400)
 
 
+@pytest.mark.parametrize("body, words", [
+    (b"[" * 50_000, "not JSON"),                                    # nesting deeper than the JSON parser recurses
+    (b"\xff\xfe{", "not JSON"),
+    (b'{"resourceType": "Parameters", "parameter": 5}', "must be a list"),
+    (b'{"resourceType": "Parameters", "parameter": {"name": "url"}}', "must be a list"),
+    (b'{"resourceType": "Parameters", "parameter": [{"valueUri": "x"}]}', "needs a name"),
+    (b'{"resourceType": "Parameters", "parameter": [{"name": "system", "valueUri": ["a"]}, '
+     b'{"name": "code", "valueCode": "K92"}]}', "single text"),
+    (b'{"resourceType": "Parameters", "parameter": [{"name": "count", "valueInteger": true}, '
+     b'{"name": "url", "valueUri": "http://hl7.org/fhir/sid/icd-10-cm"}]}', "single text"),
+])
+def test_malformed_parameters_bodies_are_400s(client, body, words):
+    path = "/fhir/ValueSet/$expand" if b"count" in body else "/fhir/CodeSystem/$lookup"
+    assert words in outcome(client.post(path, content=body, headers={"Content-Type": "application/fhir+json"}), 400)
+
+
+def test_lookup_property_values_must_be_codes(client):
+    body = {"resourceType": "Parameters", "parameter": [{"name": "system", "valueUri": CM},
+                                                        {"name": "code", "valueCode": "K92"},
+                                                        {"name": "property", "valueCode": {"a": 1}}]}
+    assert "property" in outcome(client.post("/fhir/CodeSystem/$lookup", json=body), 400)
+
+
+def test_request_bodies_over_the_limit_are_413_without_being_read(client):
+    from service.fhir_params import MAX_BODY_BYTES
+    big = {"resourceType": "Parameters", "parameter": [{"name": "filter", "valueString": "x" * MAX_BODY_BYTES}]}
+    assert "larger than" in outcome(client.post("/fhir/ValueSet/$expand", json=big), 413)
+
+    def chunks():  # no Content-Length: the limit holds while streaming too
+        for _ in range(MAX_BODY_BYTES // 1000 + 2):
+            yield b" " * 1000
+    response = client.post("/fhir/ValueSet/$expand", content=chunks(), headers={"Content-Type": "application/json"})
+    assert "larger than" in outcome(response, 413)
+
+
+def test_bodies_of_other_media_types_are_415(client):
+    response = client.post("/fhir/CodeSystem/$lookup", content=b"system=x&code=y",
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert "application/fhir+json" in outcome(response, 415)
+    ok = client.post("/fhir/CodeSystem/$lookup", headers={"Content-Type": "application/fhir+json; charset=utf-8"},
+                     json={"resourceType": "Parameters", "parameter": [{"name": "system", "valueUri": CM},
+                                                                       {"name": "code", "valueCode": "K92.2"}]})
+    assert resource(ok)["resourceType"] == "Parameters"
+
+
+def test_a_canonical_reference_may_carry_the_version(client, engine):
+    version = engine.store.systems["icd10cm"]["version"]
+    body = resource(client.get("/fhir/CodeSystem/$lookup", params={"system": f"{CM}|{version}", "code": "K92.2"}))
+    assert values(body, "version") == [version]
+    assert "FY1999" in outcome(client.get("/fhir/CodeSystem/$lookup", params={"system": f"{CM}|FY1999",
+                                                                                "code": "K92.2"}), 404)
+
+
+@pytest.mark.parametrize("path", ["/fhir/CodeSystem/$lookup?system=%ff&code=K92", "/fhir/ValueSet/$expand?url=x%80",
+                                  "/fhir/CodeSystem/icd10%ff"])
+def test_bytes_that_are_not_utf8_are_operation_outcomes(client, path):
+    assert "not UTF-8" in outcome(client.get(path), 400)
+
+
 # -- $expand -----------------------------------------------------------------------------------------
 def test_expand_filters_the_implicit_value_set_by_text(client, engine):
     body = resource(client.get("/fhir/ValueSet/$expand", params={"url": CM + "?fhir_vs", "filter": "gastrointestinal hemorrhage",
@@ -171,6 +230,9 @@ def test_expand_with_count_zero_gives_only_the_total(client):
     ({"url": CM, "count": "ten"}, 400),
     ({"url": CM, "count": "100000"}, 400),
     ({"url": CM, "offset": "-3"}, 400),
+    ({"url": CM, "offset": "9" * 30}, 400),
+    ({"url": CM, "filter": "heart", "offset": "5000"}, 400),
+    ({"url": CM, "count": "1.5"}, 400),
     ({"url": CM, "filter": "x" * 900}, 400),
     ({"url": CM, "filter": "\x00\x00"}, 400),
 ])
@@ -227,4 +289,6 @@ def test_code_system_read_and_search(client, engine):
 
 def test_unknown_fhir_paths_and_methods_are_operation_outcomes(client):
     outcome(client.get("/fhir/Patient/1"), 404)
-    outcome(client.delete("/fhir/metadata"), 405)
+    deleted = client.delete("/fhir/metadata")
+    outcome(deleted, 405)
+    assert deleted.headers["allow"] == "GET"

@@ -70,11 +70,19 @@ def test_no_results_offers_broader_searches_and_completions(client):
 
 
 @pytest.mark.parametrize("params", [{"q": "x" * 5000}, {"q": "\x00\x01"}, {"q": "heart", "offset": "abc"},
-                                    {"q": "heart", "system": "snomed"}, {"q": "heart", "offset": "-4"}])
+                                    {"q": "heart", "system": "snomed"}, {"q": "heart", "offset": "-4"},
+                                    {"q": "heart", "offset": "9" * 40}, {"q": "heart", "chapter": "icd10cm:99"},
+                                    {"q": "heart", "chapter": ":"}])
 def test_bad_search_input_is_a_400_page_with_the_reason(client, params):
     soup = html(client.get("/", params=params), 400)
     assert soup.select_one("#status").get_text(strip=True)
     assert soup.select_one("input#q") is not None  # the form is still there to try again
+
+
+def test_bytes_that_are_not_utf8_are_a_400_page(client):
+    for path in ("/?q=%ff%fe", "/codes/icd10cm/K92%ff"):
+        response = client.get(path)
+        assert response.status_code == 400 and "not UTF-8" in html(response, 400).find("main").get_text()
 
 
 def test_query_text_is_escaped(client):
@@ -117,6 +125,12 @@ def test_seventh_character_table(client, engine):
     assert rows == [list(pair) for pair in engine.store.record("icd10cm", "S72.001").seventh]
 
 
+def described(soup) -> dict[str, str]:
+    """The generated description's sub-sections by heading."""
+    parts = soup.select("section.generated .described")
+    return {div.find("h3").get_text(): div.get_text(" ", strip=True) for div in parts}
+
+
 def test_pcs_page_shows_axes_then_the_labelled_generated_description(client):
     soup = html(client.get("/codes/icd10pcs/0FT44ZZ"))
     axes = soup.select("table.axes tbody tr")
@@ -124,11 +138,41 @@ def test_pcs_page_shows_axes_then_the_labelled_generated_description(client):
     assert axes[2].find("th").get_text() == "Root Operation" and "Resection" in axes[2].get_text()
     assert "Cutting out or off" in axes[2].get_text()
     sections = [s.get("class")[0] for s in soup.select("article.codepage > section")]
-    assert sections == ["official", "generated", "similar", "crosswalks"]
+    assert sections == ["official", "generated", "crosswalks", "similar"]
     generated = soup.select_one("section.generated")
     assert generated.find("h2").get_text() == \
         "Plain-language description — generated from the ICD-10-PCS definitions"
-    assert "gallbladder" in generated.find("p").get_text().lower()
+    parts = described(soup)
+    assert list(parts) == ["Name", "Summary", "Procedure Description"]
+    assert "Resection of the gallbladder" in parts["Name"] and "keyhole" in parts["Name"]
+    assert "cutting out or off, without replacement, all of a body part" in parts["Summary"]
+    steps = [li.get_text() for li in generated.select(".described:nth-of-type(3) ul li")]
+    assert steps[0].startswith("Root Operation (character 3 = T): Resection")
+    assert any(s.startswith("Approach (character 5 = 4): Percutaneous Endoscopic — entry, by puncture") for s in steps)
+    assert "not part of the official code set" in generated.get_text()
+
+
+def test_pcs_table_and_non_surgical_codes_get_descriptions_from_what_is_known(client, engine):
+    table = described(html(client.get("/codes/icd10pcs/0FT")))
+    assert "Every code in table 0FT is a resection in the hepatobiliary system and pancreas" in table["Summary"]
+    imaging = next(r[2] for r in engine.store.db.execute(
+        "SELECT id, system, code FROM codes WHERE system = 'icd10pcs' AND code LIKE 'B%' AND kind = 'code' LIMIT 1"))
+    summary = described(html(client.get(f"/codes/icd10pcs/{imaging}")))["Summary"]
+    assert engine.store.record("icd10pcs", imaging).title in summary and "Imaging section" in summary
+
+
+def test_cm_page_assembles_a_description_from_title_hierarchy_and_notes(client, engine):
+    soup = html(client.get("/codes/icd10cm/K92.2"))
+    assert "assembled from the official ICD-10-CM title, hierarchy and notes" in \
+        soup.select_one("section.generated h2").get_text()
+    parts = described(soup)
+    assert parts["Name"].endswith(engine.store.record("icd10cm", "K92.2").title)
+    assert "billable" in parts["Summary"] and "category K92 (Other diseases of digestive system)" in parts["Summary"]
+    assert "Also described as: Gastric hemorrhage NOS" in parts["Summary"]
+    notes = soup.select("section.generated .described:nth-of-type(3) li")
+    assert any(li.get_text().startswith("Excludes1 (never coded together with this code), from this code:")
+               for li in notes)
+    assert any("from chapter 11" in li.get_text() for li in notes), "notes of the levels above apply too"
 
 
 def test_unknown_code_is_a_404_page_offering_a_search(client):
