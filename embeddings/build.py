@@ -121,7 +121,7 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
     index_dir = Path(settings.index_dir)
     with build_lock(index_dir):
         _remove_debris(index_dir)
-        encoder = encoder or make_encoder(settings.encoder, settings.model, settings.threads)
+        encoder = encoder or make_encoder(settings.encoder, settings.model, settings.threads, Path(settings.cache_dir))
         stamp = fingerprint(settings, request, encoder.name)
         if not force and current_fingerprint(index_dir) == stamp:
             log(f"index at {index_dir} is up to date ({stamp}); nothing to build")

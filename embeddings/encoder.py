@@ -78,12 +78,17 @@ class StubEncoder:
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-def make_encoder(kind: str, model: str = "", threads: int = 0) -> Encoder:
+def make_encoder(kind: str, model: str = "", threads: int = 0, cache_dir: Path | None = None) -> Encoder:
+    """'sentence' (torch), 'onnx' / 'onnx-int8' (ONNX Runtime; export cached under cache_dir/onnx, default
+    Settings.cache_dir) or 'stub'."""
     if kind == "stub":
         return StubEncoder()
     if kind == "sentence":
         return SentenceEncoder(model, threads)
-    raise ValueError(f"unknown encoder {kind!r}; use 'sentence' or 'stub'")
+    if kind in ("onnx", "onnx-int8"):
+        from embeddings.onnx_encoder import OnnxEncoder
+        return OnnxEncoder(model, threads, "int8" if kind == "onnx-int8" else "fp32", cache_dir)
+    raise ValueError(f"unknown encoder {kind!r}; use 'sentence', 'onnx', 'onnx-int8' or 'stub'")
 
 
 def text_hash(text: str) -> str:

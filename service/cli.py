@@ -150,7 +150,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="medcodes", description="Search ICD-10-CM / ICD-10-PCS codes in plain language.")
     p.add_argument("--index", type=Path, help="index directory (default data/index or MEDCODES_INDEX_DIR)")
     p.add_argument("--model", help="path of a local sentence-transformers model (default: packaged all-MiniLM-L6-v2)")
-    p.add_argument("--encoder", choices=["sentence", "stub"], help=argparse.SUPPRESS)
+    p.add_argument("--encoder", choices=["onnx", "onnx-int8", "sentence", "stub"], help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="build the index (writes to a temp dir, then swaps in atomically)")

@@ -99,7 +99,8 @@ class SearchEngine:
     @classmethod
     def open(cls, settings: Settings, encoder: Encoder | None = None) -> "SearchEngine":
         store = IndexStore(Path(settings.index_dir), settings.verify_checksums, settings.hnsw_ef_search)
-        return cls(store, encoder or make_encoder(settings.encoder, settings.model, settings.threads, Path(settings.cache_dir)), settings)
+        encoder = encoder or make_encoder(settings.encoder, settings.model, settings.threads, Path(settings.cache_dir))
+        return cls(store, encoder, settings)
 
     # -- validation shared by every entry point -------------------------------------------------
     def check_system(self, system: str | None) -> str | None:

@@ -272,7 +272,7 @@ def test_docs_page_serves_swagger_ui(client):
 # -- the real model ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def real_client(tmp_path_factory):
-    """The API over a tiny index encoded with the packaged all-MiniLM-L6-v2 (a few dozen codes)."""
+    """The API over a tiny index encoded with the default encoder: the packaged model on ONNX Runtime."""
     from fastapi.testclient import TestClient
 
     from embeddings.build import BuildRequest, build_index
@@ -280,14 +280,14 @@ def real_client(tmp_path_factory):
     from service.api import create_app
 
     root = tmp_path_factory.mktemp("real-model-api")
-    settings = Settings.from_env(index_dir=root / "index", cache_dir=root / "cache", encoder="sentence", model="")
+    settings = Settings.from_env(index_dir=root / "index", cache_dir=root / "cache", encoder="onnx", model="")
     build_index(settings, BuildRequest(systems=("icd10cm",), prefixes=("I21", "I22", "K92")), log=lambda _m: None)
     return TestClient(create_app(settings), raise_server_exceptions=False)
 
 
 @pytest.mark.model
 def test_real_model_smoke_through_the_api_and_fhir(real_client):
-    assert real_client.get("/health").json()["model"] == "all-MiniLM-L6-v2"
+    assert real_client.get("/health").json()["model"] == "all-MiniLM-L6-v2-onnx"  # the default encoder
     hits = real_client.get("/api/search", params={"q": "heart attack", "limit": 5}).json()["results"]
     assert any(h["code"].startswith("I21") for h in hits), hits
     expansion = real_client.get("/fhir/ValueSet/$expand", params={"url": "http://hl7.org/fhir/sid/icd-10-cm",
