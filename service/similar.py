@@ -84,7 +84,7 @@ def _resolve(engine, system: str, code: str):
         raise QueryError("name one code system, for example icd10cm or icd10pcs")
     row = engine.store.code_id(system, code)
     if row is None:
-        raise UnknownCode(f"{code!r} is not a {system} code in this index")
+        raise UnknownCode(f"there is no code {code!r} in {system} in this index")
     return engine.store, row
 
 

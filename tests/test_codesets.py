@@ -88,6 +88,9 @@ def test_packaged_tables_have_full_counts():
     assert cm.info.counts["billable"] >= 74_000 and cm.info.counts["codes"] >= 98_000
     assert pcs.info.counts["billable"] >= 78_000
     assert len({c.key for c in cm.codes}) == len(cm.codes)
+    sepsis = next(c for c in cm.codes if c.code == "A40")
+    # The tabular writes "<note>, if applicable, postprocedural sepsis ...</note>" under "Code first".
+    assert any(n.startswith("if applicable, postprocedural sepsis") for n in sepsis.notes_of("code_first"))
 
 
 def test_custom_csv_builds_parent_chain():

@@ -50,11 +50,16 @@ def _text(el: ET.Element | None) -> str:
     return " ".join((el.text or "").split()) if el is not None else ""
 
 
+def _note_text(el: ET.Element) -> str:
+    """A note's text; ", if applicable, ..." continues its heading ("Code first"), so the leading comma goes."""
+    return _text(el).lstrip(", ")
+
+
 def _notes(el: ET.Element) -> tuple[Note, ...]:
     notes = []
     for tag, kind in NOTE_TAGS.items():
         for block in el.findall(tag):
-            notes.extend(Note(kind, _text(n)) for n in block.findall("note") if _text(n))
+            notes.extend(Note(kind, _note_text(n)) for n in block.findall("note") if _note_text(n))
     return tuple(notes)
 
 
