@@ -97,11 +97,11 @@ def current_fingerprint(index_dir: Path) -> str | None:
 
 
 def load_codesets(request: BuildRequest) -> list[CodeSet]:
+    """The built-in systems (cut to `prefixes` when given: a subset for tests and trials), then custom files whole."""
     sets = [load_codeset(name, request.sources.get(name)) for name in request.systems]
-    sets += [custom_loader.load(name, Path(path)) for name, path in request.custom.items()]
     if request.prefixes:
         sets = [_only_prefixes(s, request.prefixes) for s in sets]
-    return sets
+    return sets + [custom_loader.load(name, Path(path)) for name, path in request.custom.items()]
 
 
 def _only_prefixes(codeset: CodeSet, prefixes: tuple[str, ...]) -> CodeSet:

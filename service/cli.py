@@ -160,7 +160,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--content", action="append", metavar="FOLDER",
                    help="content pack folder (SYSTEM/CODE.txt|.json|.yaml) with authored code-page sections")
     b.add_argument("--systems", help="comma-separated built-in systems to include (default: all)")
-    b.add_argument("--prefixes", help="only codes under these comma-separated prefixes (a small subset)")
+    b.add_argument("--prefixes", help="only built-in codes under these comma-separated prefixes (a small subset); "
+                                      "custom files load whole")
     b.add_argument("--if-stale", action="store_true", help="skip the build when the index is already current")
     b.set_defaults(func=cmd_build)
 
