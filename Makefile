@@ -46,7 +46,7 @@ eval: install-test build
 	$(BIN)/medcodes evaluate
 
 bench: install build
-	$(BIN)/python -m service.bench
+	$(BIN)/python -m service.bench --rebuild
 
 loadtest: install build
 	$(BIN)/python -m service.loadtest
