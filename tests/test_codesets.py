@@ -91,6 +91,8 @@ def test_packaged_tables_have_full_counts():
     sepsis = next(c for c in cm.codes if c.code == "A40")
     # The tabular writes "<note>, if applicable, postprocedural sepsis ...</note>" under "Code first".
     assert any(n.startswith("if applicable, postprocedural sepsis") for n in sepsis.notes_of("code_first"))
+    stent = next(c for c in pcs.codes if c.code == "027034Z")
+    assert {a.name: a.label for a in stent.axes}["Device"] == "Intraluminal Device, Drug-eluting"
 
 
 def test_custom_csv_builds_parent_chain():

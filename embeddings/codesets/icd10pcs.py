@@ -91,10 +91,18 @@ def _axes(code, row, root_ops, approaches) -> tuple[Axis, ...]:
     labels = [SECTIONS.get(code[0], "")] + [""] * 6
     definitions = [""] * 7
     if row:
-        labels[1:] = [row[1], row[2].split(":")[0], row[3], row[4], row[5], row[6]]
+        labels[1:] = [_label(t) for t in (row[1], row[2].split(":")[0], row[3], row[4], row[5], row[6])]
         definitions[2] = root_ops.get((code[0], code[2]), ("", ""))[1]
         definitions[4] = approaches.get((code[0], code[4]), "")
     return tuple(Axis(i + 1, names[i], code[i], labels[i], definitions[i]) for i in range(7))
+
+
+def _label(text: str | None) -> str:
+    """An axis value's label as one line: 'Drug- eluting' (a word broken across lines in the source) -> 'Drug-eluting'."""
+    return _BROKEN_HYPHEN.sub(r"\1-", " ".join((text or "").split()))
+
+
+_BROKEN_HYPHEN = re.compile(r"(\w)- (?=[a-z])")
 
 
 def _index_terms(db) -> dict[str, set[str]]:
