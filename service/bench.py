@@ -81,19 +81,22 @@ def flat_vs_hnsw(engine: SearchEngine, queries: list[str], rng: random.Random) -
         docs = vectors[rng.sample(range(len(vectors)), 200)]
         probe = np.vstack([vectors_q, docs]).astype(np.float32)
         t0 = time.perf_counter()
-        _, exact = flat.search(probe, 10)
+        exact_scores, exact = flat.search(probe, 10)
         flat_ms = (time.perf_counter() - t0) * 1000 / len(probe)
         t0 = time.perf_counter()
         for row in probe:  # one query at a time, as the service searches
             dense.search(row.reshape(1, -1), 10)
         hnsw_ms = (time.perf_counter() - t0) * 1000 / len(probe)
-        _, approx = dense.search(probe, 10)
-        recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+        scores, approx = dense.search(probe, 10)
+        strict = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+        # Many PCS documents have equal vectors: a result scoring as high as the 10th exact one is as good as it.
+        recall = np.mean([np.sum(s >= e[-1] - 1e-5) / 10 for s, e in zip(scores, exact_scores)])
         t0 = time.perf_counter()
         for row in probe[:100]:
             flat.search(row.reshape(1, -1), 10)
         flat_single_ms = (time.perf_counter() - t0) * 1000 / 100
         out[system] = {"vectors": int(dense.ntotal), "hnsw recall@10 vs flat": round(float(recall), 4),
+                       "same ids": round(float(strict), 4), "ef_search": dense.hnsw.efSearch,
                        "hnsw ms/query": round(hnsw_ms, 3), "flat ms/query (single)": round(flat_single_ms, 3),
                        "flat ms/query (batched)": round(flat_ms, 3)}
     return out

@@ -27,6 +27,8 @@ PARTIAL_MATCH_WEIGHT = 0.5
 # A word found in more than this share of documents ("left", "encounter", "approach") is evidence too weak
 # to retrieve by alone, and an OR over such posting lists costs tens of milliseconds.
 COMMON_SHARE = 0.05
+MAX_ANY_WORDS = 8  # the any-word stage of a long query uses its rarest words only
+MIN_PREFIX = 3  # typeahead completes a last word of at least this many letters
 
 
 @dataclass(frozen=True)
@@ -139,9 +141,10 @@ class SearchEngine:
         """BM25 matches as (row id, weight): all words matched weighs 1, only some of them weighs less."""
         if not words:
             return []
+        prefix_last = prefix_last and len(words[-1]) >= MIN_PREFIX  # 'o*' would match a third of the vocabulary
         stages = [(q.fts_expression(words, "AND", prefix_last), 1.0)]
         if len(words) > 1:
-            some = words if prefix_last else self._or_words(words)
+            some = self._or_words(words[:-1]) + words[-1:] if prefix_last else self._or_words(words)
             stages.append((q.fts_expression(some, "OR", prefix_last), PARTIAL_MATCH_WEIGHT))
         return self._fts(stages, system, limit)
 
@@ -157,6 +160,9 @@ class SearchEngine:
     def _or_words(self, words: tuple[str, ...]) -> tuple[str, ...]:
         """The words for the any-word stage: all but the very common ones (the rarest is kept if all are)."""
         kept = tuple(w for w in words if self.vocabulary.get(w, 0) <= self.common)
+        if len(kept) > MAX_ANY_WORDS:  # a long description: its rarest words say the most and cost the least
+            rarest = set(sorted(kept, key=lambda w: self.vocabulary.get(w, 0))[:MAX_ANY_WORDS])
+            kept = tuple(w for w in kept if w in rarest)
         return kept or (min(words, key=lambda w: self.vocabulary.get(w, 0)),)
 
     def _fts(self, stages: list[tuple[str, float]], system: str | None, limit: int) -> list[tuple[int, float]]:
