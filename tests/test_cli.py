@@ -44,7 +44,7 @@ def test_similar_json(cli_env, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["search", "heart", "--system", "snomed"], "unknown system"),
     (["search", "heart", "--limit", "0"], "limit"),
-    (["similar", "icd10cm", "NOPE1"], "not a icd10cm code"),
+    (["similar", "icd10cm", "NOPE1"], "no code 'NOPE1' in icd10cm"),
     (["build", "--source", "icd10cm"], "NAME=PATH"),
     (["build", "--custom", "cpt=/no/such/file.csv"], "not found"),
 ])
