@@ -15,6 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
+from embeddings.index import file_digest
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -67,7 +69,7 @@ def source_key(path: Path) -> str:
     h = hashlib.sha256(f"medcodes-onnx-v{EXPORT_VERSION}-opset{OPSET}".encode())
     for file in sorted(p for p in path.rglob("*") if p.is_file() and _SOURCE_FILES.match(p.name)):
         h.update(str(file.relative_to(path)).encode() + b"\0")
-        h.update(_file_sha256(file).encode())
+        h.update(file_digest(file).encode())
     return h.hexdigest()
 
 
@@ -205,7 +207,7 @@ def _quantize(fp32: Path, target: Path, key: str) -> None:
 
 def _commit(tmp: Path, target: Path, key: str) -> None:
     """Rename the finished file into place, then its sidecar (size, sha256, source key): both atomically."""
-    meta = {"source_key": key, "size": tmp.stat().st_size, "sha256": _file_sha256(tmp)}
+    meta = {"source_key": key, "size": tmp.stat().st_size, "sha256": file_digest(tmp)}
     os.replace(tmp, target)
     side = _tmp_name(_sidecar(target))
     side.write_text(json.dumps(meta))
@@ -217,7 +219,7 @@ def _verified(target: Path, key: str) -> bool:
     meta = _read_json(_sidecar(target), None)
     if not isinstance(meta, dict) or not target.is_file() or meta.get("source_key") != key:
         return False
-    return meta.get("size") == target.stat().st_size and meta.get("sha256") == _file_sha256(target)
+    return meta.get("size") == target.stat().st_size and meta.get("sha256") == file_digest(target)
 
 
 def _sidecar(target: Path) -> Path:
@@ -236,14 +238,6 @@ def _lock(path: Path):
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _read_json(path: Path, default):

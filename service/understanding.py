@@ -113,8 +113,7 @@ class Speller:
         return found
 
     def _correct(self, word: str) -> str | None:
-        if (len(word) < 4 or not word.isalpha() or word in self.freq or word in self.protected
-                or word in q.STOPWORDS or self.is_known(word)):
+        if len(word) < 4 or not word.isalpha() or word in q.STOPWORDS or self.knows(word):
             return None
         limit = self.max_distance(word)
         choices = [w for n in range(len(word) - limit, len(word) + limit + 1) for w in self._by_length.get(n, ())]
@@ -204,7 +203,7 @@ class Understanding:
         ('heart attac' -> 'heart attack'): the longest such term, then the shortest completion."""
         last = len(words) - 1
         covered = {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
-        if last < 0 or last in covered or len(words[last]) < 3 or (self.speller and self.speller.knows(words[last])):
+        if last < 0 or last in covered or len(words[last]) < 3:
             return {}
         best = None
         for key, entries in self.table.items():
@@ -216,7 +215,10 @@ class Understanding:
             rank = (-len(key), len(key[-1]), key)
             if entries and (best is None or rank < best[0]):
                 best = (rank, start, len(key), entries)
-        return {best[1]: (best[2], best[3])} if best else {}
+        # Asked last: whether the word is known may take an index lookup, and most queries end in no term.
+        if best is None or (self.speller and self.speller.knows(words[last])):
+            return {}
+        return {best[1]: (best[2], best[3])}
 
     def _corrections(self, words: list[str], matches) -> dict[str, str]:
         covered = {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
