@@ -88,13 +88,39 @@ def cmd_search(args) -> int:
         if not text:
             continue
         try:
-            result = engine.search(text, args.system, billable, args.chapter, args.limit, mode=args.mode)
+            request = _line_request(text, args, billable)
+            text = request.pop("text")
+            result = engine.search(text, **request)
             out = {"query": text, "results": [_hit_json(h) for h in result.hits]}
         except QueryError as exc:
             failures += 1
             out = {"query": text, "error": str(exc), "results": []}
         print(json.dumps(out), flush=True)
     return 1 if failures else 0
+
+
+def _line_request(line: str, args, billable: bool | None) -> dict:
+    """One stdin line: plain query text, or a JSON object {"q": ..., "system", "chapter", "billable", "limit",
+    "mode"} whose fields override the command-line options for that line."""
+    request = {"text": line, "system": args.system, "billable": billable, "chapter": args.chapter,
+               "limit": args.limit, "mode": args.mode}
+    if not line.startswith("{"):
+        return request
+    try:
+        fields = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise QueryError(f"the line is not valid JSON: {exc.msg} at character {exc.pos}") from None
+    kinds = {"q": str, "system": str, "chapter": str, "billable": bool, "limit": int, "mode": str}
+    unknown = sorted(set(fields) - set(kinds)) if isinstance(fields, dict) else None
+    if unknown is None or unknown or not isinstance(fields.get("q"), str):
+        raise QueryError('a JSON line must be an object with a "q" string and only the fields '
+                         + ", ".join(kinds) + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+    for name, kind in kinds.items():
+        value = fields.get(name)
+        if value is not None and (type(value) is not kind):
+            raise QueryError(f"{name!r} must be {kind.__name__}, got {type(value).__name__}")
+    request.update({("text" if k == "q" else k): v for k, v in fields.items() if v is not None})
+    return request
 
 
 def cmd_similar(args) -> int:
@@ -165,7 +191,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--if-stale", action="store_true", help="skip the build when the index is already current")
     b.set_defaults(func=cmd_build)
 
-    s = sub.add_parser("search", help="search; with no QUERY, reads one query per line from stdin (JSON lines out)")
+    s = sub.add_parser("search", help="search; with no QUERY, reads one query per line from stdin: text or a JSON object {\"q\": ..., \"system\", \"limit\", ...} (JSON lines out)")
     s.add_argument("query", nargs="*")
     s.add_argument("--system")
     s.add_argument("--chapter")

@@ -35,6 +35,19 @@ def test_stdin_bad_line_reports_error_and_exit_status(cli_env, capsys, monkeypat
     assert "error" in lines[1] and "limit" in lines[1]["error"]
 
 
+def test_stdin_json_object_lines_override_options_per_line(cli_env, capsys, monkeypatch):
+    lines_in = ['{"q": "k922", "limit": 1}', '{"q": "gallbladder", "system": "icd10pcs", "limit": 2}',
+                '{"q": "k922", "limit": "two"}', '{"query": "k922"}', '{"q": "k922"', '{"q": 3}']
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines_in) + "\n"))
+    assert main(["search", "--limit", "5"]) == 1
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert out[0]["query"] == "k922" and [r["code"] for r in out[0]["results"]] == ["K92.2"]
+    assert 0 < len(out[1]["results"]) <= 2 and all(r["system"] == "icd10pcs" for r in out[1]["results"])
+    assert "'limit' must be int" in out[2]["error"]
+    assert "unknown: query" in out[3]["error"]
+    assert "not valid JSON" in out[4]["error"] and '"q" string' in out[5]["error"]
+
+
 def test_similar_json(cli_env, capsys):
     assert main(["similar", "icd10pcs", "0FT44ZZ", "--json", "--limit", "5"]) == 0
     out = json.loads(capsys.readouterr().out)
