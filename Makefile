@@ -46,10 +46,10 @@ eval: install-test build
 	$(BIN)/medcodes evaluate
 
 bench: install build
-	$(BIN)/python -m service.bench --rebuild
+	$(BIN)/python -m service.perf.bench --rebuild
 
 loadtest: install build
-	$(BIN)/python -m service.loadtest
+	$(BIN)/python -m service.perf.loadtest
 
 clean:
 	rm -rf $(VENV) data/index data/index.builds data/index.lock

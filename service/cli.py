@@ -6,11 +6,11 @@ import json
 import sys
 from pathlib import Path
 
-from embeddings.build import BuildError, BuildRequest, build_index
+from embeddings.index.build import BuildError, BuildRequest, build_index
 from embeddings.codesets import BUILTIN_SYSTEMS, SourceError
-from embeddings.index import IndexLoadError
+from embeddings.index.format import IndexLoadError
 from embeddings.settings import Settings, settings_table
-from service.query import QueryError
+from service.search.query import QueryError
 
 
 class UsageError(ValueError):
@@ -58,7 +58,7 @@ def cmd_build(args) -> int:
 
 
 def _engine(args):
-    from service.engine import SearchEngine
+    from service.search.engine import SearchEngine
     return SearchEngine.open(_settings(args))
 
 
@@ -124,7 +124,7 @@ def _line_request(line: str, args, billable: bool | None) -> dict:
 
 
 def cmd_similar(args) -> int:
-    from service.similar import similar_codes
+    from service.similar.rank import similar_codes
     engine = _engine(args)
     suggestions = similar_codes(engine, args.system, args.code, args.limit)
     if args.json:
@@ -151,18 +151,18 @@ def cmd_serve(args) -> int:
     print(f"medcodes serving {settings.index_dir} on http://{settings.host}:{settings.port} "
           f"({args.workers} worker{'s' if args.workers > 1 else ''})", file=sys.stderr)
     if args.workers == 1:
-        from service.reload import ReloadingApp
+        from service.web.reload import ReloadingApp
         app = ReloadingApp(settings)
         app.reload_on_sighup()
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     else:
-        uvicorn.run("service.reload:create_reloading_app", factory=True, host=settings.host, port=settings.port,
+        uvicorn.run("service.web.reload:create_reloading_app", factory=True, host=settings.host, port=settings.port,
                     workers=args.workers, log_level="warning")
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    from service import evaluation
+    from service.evaluation import runner as evaluation
     return evaluation.main(args, _engine(args))
 
 

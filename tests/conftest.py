@@ -16,7 +16,7 @@ FIXTURE_PREFIXES = ("I10", "I2", "K35", "K80", "K92", "J18", "E11", "S72.0", "M1
 
 @pytest.fixture(scope="session")
 def fixture_settings(tmp_path_factory):
-    from embeddings.build import BuildRequest, build_index
+    from embeddings.index.build import BuildRequest, build_index
     from embeddings.settings import Settings
 
     root = tmp_path_factory.mktemp("medcodes-index")
@@ -27,12 +27,12 @@ def fixture_settings(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def engine(fixture_settings):
-    from service.engine import SearchEngine
+    from service.search.engine import SearchEngine
     return SearchEngine.open(fixture_settings)
 
 
 @pytest.fixture(scope="session")
 def client(fixture_settings, engine):
     from fastapi.testclient import TestClient
-    from service.api import create_app
+    from service.web.app import create_app
     return TestClient(create_app(fixture_settings, engine), raise_server_exceptions=False)

@@ -176,7 +176,7 @@ def test_seventh_character_table_is_in_the_record(client):
 
 def test_children_are_the_codes_one_level_down(client, engine):
     body = client.get("/api/codes/icd10cm/K92/children").json()
-    expected = [row[2] for row in engine.store.children("icd10cm", "K92")]
+    expected = [row.code for row in engine.store.children("icd10cm", "K92")]
     assert [c["code"] for c in body["children"]] == expected and "K92.2" in expected
     assert all(c["url"] == f"/codes/icd10cm/{c['code']}" for c in body["children"])
     assert client.get("/api/codes/icd10cm/K92.2/children").json()["children"] == []
@@ -275,9 +275,9 @@ def real_client(tmp_path_factory):
     """The API over a tiny index encoded with the default encoder: the packaged model on ONNX Runtime."""
     from fastapi.testclient import TestClient
 
-    from embeddings.build import BuildRequest, build_index
+    from embeddings.index.build import BuildRequest, build_index
     from embeddings.settings import Settings
-    from service.api import create_app
+    from service.web.app import create_app
 
     root = tmp_path_factory.mktemp("real-model-api")
     settings = Settings.from_env(index_dir=root / "index", cache_dir=root / "cache", encoder="onnx", model="")

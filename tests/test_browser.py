@@ -13,7 +13,7 @@ pytestmark = MARKS
 @pytest.fixture(scope="module")
 def base_url(fixture_settings, engine):
     """uvicorn in a thread on a free port of 127.0.0.1, serving the fixture index."""
-    from service.api import create_app
+    from service.web.app import create_app
 
     with serve(create_app(fixture_settings, engine)) as url:
         yield url

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from browser_support import MARKS, chromium, open_page, serve
-from embeddings.content import SECTIONS
+from embeddings.codesets.content import SECTIONS
 
 SYSTEM, CODE, SHORT, PACK = "demo", "ZZ101", "ZZ102", "knee-notes"
 # Invented codes and titles: a small hierarchy under ZZ100 and ZZ200.
@@ -52,9 +52,9 @@ def page_text(sections: dict) -> str:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    from embeddings.build import BuildRequest, build_index
+    from embeddings.index.build import BuildRequest, build_index
     from embeddings.settings import Settings
-    from service.engine import SearchEngine
+    from service.search.engine import SearchEngine
 
     root = tmp_path_factory.mktemp("content-index")
     (root / "codes.csv").write_text(CODES)
@@ -71,7 +71,7 @@ def built(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(built):
-    from service.api import create_app
+    from service.web.app import create_app
     return create_app(*built)
 
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings import index as ix
-from embeddings.build import BuildError, BuildRequest, build_index, build_lock, builds_dir
-from embeddings.encoder import StubEncoder
+from embeddings.index import format as ix
+from embeddings.index.build import BuildError, BuildRequest, build_index, build_lock, builds_dir
+from embeddings.encoders.stub import StubEncoder
 from embeddings.settings import Settings
-from service.engine import SearchEngine
+from service.search.engine import SearchEngine
 
 FIX = Path(__file__).parent / "fixtures"
 SMALL = BuildRequest(systems=("icd10cm",), sources={"icd10cm": FIX / "tabular-mini.xml"},
@@ -133,7 +133,7 @@ def test_ids_sidecar_maps_every_vector_to_its_catalogue_row(tmp_path):
     engine = SearchEngine.open(settings)
     for system, ids in engine.store.ids.items():
         assert engine.store.dense[system].ntotal == len(ids)
-        systems = {r[1] for r in engine.store.rows([int(i) for i in ids]).values()}
+        systems = {r.system for r in engine.store.rows([int(i) for i in ids]).values()}
         assert systems == {system}
         assert np.all(np.diff(ids) > 0)
 

@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from embeddings.build import BuildRequest, build_index
-from embeddings.codesets import SourceError
-from embeddings.content import SECTIONS, load_pack, parse_text
+from embeddings.index.build import BuildRequest, build_index
+from embeddings.codesets.base import SourceError
+from embeddings.codesets.content import SECTIONS, load_pack, parse_text
 from embeddings.settings import Settings
-from service.engine import SearchEngine
+from service.search.engine import SearchEngine
 
 FIX = Path(__file__).parent / "fixtures"
 PACK = FIX / "content-pack"

@@ -1,7 +1,7 @@
 """Hybrid search on the fixture index: code lookup, lexical and dense paths, filters, paging and bad input."""
 import pytest
 
-from service.query import QueryError, looks_like_code, parse
+from service.search.query import QueryError, looks_like_code, parse
 
 
 @pytest.mark.parametrize("text, expected", [("k922", "K92.2"), ("K92.2", "K92.2"), ("  i10 ", "I10"),

@@ -6,10 +6,10 @@ import sqlite3
 import pytest
 from conftest import FIXTURE_PREFIXES
 
-from embeddings.build import BuildRequest
-from service import eval_report as er
-from service import eval_sets as es
-from service import evaluation as ev
+from embeddings.index.build import BuildRequest
+from service.evaluation import report as er
+from service.evaluation import sets as es
+from service.evaluation import runner as ev
 
 FIXTURE_BASE = BuildRequest(prefixes=FIXTURE_PREFIXES)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from embeddings import groupings as gp
-from embeddings import index as ix
-from embeddings.codesets import package_file
+from embeddings.index import format as ix
+from embeddings.codesets.base import package_file
 from embeddings.records import Code, code_key
 
 

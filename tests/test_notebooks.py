@@ -2,9 +2,9 @@
 import pytest
 from conftest import FIXTURE_PREFIXES
 
-from embeddings.build import BuildRequest
-from service import eval_report as er
-from service import eval_sets as es
+from embeddings.index.build import BuildRequest
+from service.evaluation import report as er
+from service.evaluation import sets as es
 
 pytest.importorskip("nbclient")
 

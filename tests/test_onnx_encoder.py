@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from embeddings import onnx_encoder as ox
-from embeddings.encoder import make_encoder
+from embeddings.encoders import onnx as ox
+from embeddings.encoders import make_encoder
 
 TEXTS = ["Acute myocardial infarction, unspecified", "heart attack", "Resection of gallbladder, percutaneous "
          "endoscopic approach", "bleeding from the gut", "Fracture of neck of left femur, initial encounter",

@@ -5,7 +5,7 @@ import pytest
 
 bs4 = pytest.importorskip("bs4", reason="beautifulsoup4 is not installed (pip install beautifulsoup4)")
 
-from service.pages import highlight, link_codes  # noqa: E402
+from service.web.pages import highlight, link_codes  # noqa: E402
 
 
 def html(response, status: int = 200):
@@ -101,7 +101,7 @@ def test_code_page_shows_official_content_hierarchy_children_and_notes(client, e
     assert crumbs[1:] == ["/codes/icd10cm/9", "/codes/icd10cm/I20-I25"]
     assert soup.select_one('nav[aria-label="Hierarchy"] [aria-current=page]').get_text() == "I21"
     children = [a["href"].rsplit("/", 1)[1] for a in soup.select("ul.children a")]
-    assert children == [row[2] for row in engine.store.children("icd10cm", "I21")]
+    assert children == [row.code for row in engine.store.children("icd10cm", "I21")]
     labels = [dt.get_text() for dt in soup.select("dl.notes dt")]
     assert labels == ["Includes", "Excludes2", "Use additional code"]
     assert soup.select_one('dl.notes a[href="/codes/icd10cm/I25.2"]').get_text() == "I25.2"
@@ -155,8 +155,8 @@ def test_pcs_page_shows_axes_then_the_labelled_generated_description(client):
 def test_pcs_table_and_non_surgical_codes_get_descriptions_from_what_is_known(client, engine):
     table = described(html(client.get("/codes/icd10pcs/0FT")))
     assert "Every code in table 0FT is a resection in the hepatobiliary system and pancreas" in table["Summary"]
-    imaging = next(r[2] for r in engine.store.db.execute(
-        "SELECT id, system, code FROM codes WHERE system = 'icd10pcs' AND code LIKE 'B%' AND kind = 'code' LIMIT 1"))
+    imaging = next(r.code for r in engine.store.all_rows()
+                   if r.system == "icd10pcs" and r.code.startswith("B") and r.kind == "code")
     summary = described(html(client.get(f"/codes/icd10pcs/{imaging}")))["Summary"]
     assert engine.store.record("icd10pcs", imaging).title in summary and "Imaging section" in summary
 

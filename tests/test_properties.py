@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from embeddings.build import BuildRequest, build_index, builds_dir
+from embeddings.index.build import BuildRequest, build_index, builds_dir
 from embeddings.codesets import SourceError, custom, icd10cm, icd10pcs
-from embeddings.content import parse_text
+from embeddings.codesets.content import parse_text
 from embeddings.records import code_key
 from embeddings.settings import Settings
-from service.query import QueryError, fts_expression, parse
+from service.search.query import QueryError, fts_expression, parse
 
 FIX = Path(__file__).parent / "fixtures"
 ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)

@@ -1,7 +1,7 @@
 """The real all-MiniLM-L6-v2 model, loaded offline from its package, on a few hundred real codes."""
 import pytest
 
-from embeddings.build import BuildRequest, build_index
+from embeddings.index.build import BuildRequest, build_index
 from embeddings.settings import Settings
 
 pytestmark = pytest.mark.model
@@ -11,7 +11,7 @@ PREFIXES = ("I2", "K92", "K80", "0FT4", "0FB4", "0DTJ", "J18")
 
 @pytest.fixture(scope="module")
 def real_engine(tmp_path_factory):
-    from service.engine import SearchEngine
+    from service.search.engine import SearchEngine
     root = tmp_path_factory.mktemp("real-model")
     settings = Settings.from_env(index_dir=root / "index", cache_dir=root / "cache", encoder="sentence", model="")
     report = build_index(settings, BuildRequest(prefixes=PREFIXES), log=lambda _m: None)

@@ -7,10 +7,10 @@ import httpx
 import pytest
 import uvicorn
 
-from embeddings.build import BuildRequest, build_index
+from embeddings.index.build import BuildRequest, build_index
 from embeddings.settings import Settings
-from service.httpload import free_port
-from service.reload import ReloadingApp
+from service.perf.httpload import free_port
+from service.web.reload import ReloadingApp
 
 FIX = Path(__file__).parent / "fixtures"
 FIRST = BuildRequest(systems=("icd10cm",), sources={"icd10cm": FIX / "tabular-mini.xml"})

@@ -5,16 +5,16 @@ import numpy as np
 import pytest
 
 from embeddings import groupings as gp
-from embeddings.build import BuildRequest, build_index
-from embeddings.codesets import package_file
+from embeddings.index.build import BuildRequest, build_index
+from embeddings.codesets.base import package_file
 from embeddings.records import code_key
 from embeddings.settings import Settings
 from service import cli
-from service.engine import SearchEngine
-from service.query import QueryError
-from service.similar import UnknownCode, crosswalks, neighbours, similar_codes
-from service.similar_data import similar_data
-from service.similar_relations import SEMANTIC
+from service.search.engine import SearchEngine
+from service.search.query import QueryError
+from service.similar.rank import UnknownCode, crosswalks, neighbours, similar_codes
+from service.similar.data import similar_data
+from service.similar.relations import SEMANTIC
 from tests.conftest import FIXTURES
 
 
@@ -163,7 +163,8 @@ def test_user_supplied_system_uses_its_own_vectors_and_hierarchy(tmp_path):
 
 def test_every_fixture_code_of_every_kind_gets_an_answer(engine):
     store = engine.store
-    for row_id, system, code, kind, billable in store.db.execute("SELECT id, system, code, kind, billable FROM codes"):
+    for row in store.all_rows():
+        system, code, kind, billable = row.system, row.code, row.kind, row.billable
         found = similar_codes(engine, system, code, 5)
         assert all(s.code != code and s.reasons for s in found), (system, code, kind)
         if billable:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from service import similar_eval as ev
-from service.similar_data import similar_data
+from service.evaluation import similar as ev
+from service.similar.data import similar_data
 
 NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "similar_codes.ipynb"
 

@@ -1,8 +1,8 @@
 """Query understanding: the abbreviation table, expansion into lexical slots, typo correction and steering."""
 import pytest
 
-from service import understanding as qu
-from service.query import QueryError
+from service.search import understanding as qu
+from service.search.query import QueryError
 
 ALL = frozenset(qu.FEATURES)
 

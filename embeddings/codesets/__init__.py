@@ -1,56 +1,19 @@
-"""Code-set registry: one loader per system, each returning a CodeSet of frozen Code records."""
+"""Code-set registry: one loader per built-in system, each returning a CodeSet of frozen Code records."""
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
-from dataclasses import dataclass
 from pathlib import Path
 
-from embeddings.records import Code, SystemInfo
-
-
-class SourceError(ValueError):
-    """A source file is missing or malformed; the message names the file (and line where known)."""
-
-    def __init__(self, path: Path | str, message: str, line: int | None = None):
-        where = f"{path}:{line}" if line is not None else f"{path}"
-        super().__init__(f"{where}: {message}")
-        self.path, self.line = str(path), line
-
-
-@dataclass(frozen=True)
-class CodeSet:
-    info: SystemInfo
-    codes: tuple[Code, ...]
-
-
-def package_file(package: str, *parts: str) -> Path:
-    """Path of a data file inside an installed package, without importing the package."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise SourceError(package, f"package {package!r} is not installed; run `make run` or pip install it")
-    path = Path(list(spec.submodule_search_locations)[0], *parts)
-    if not path.exists():
-        raise SourceError(path, f"expected data file is missing from package {package!r}")
-    return path
-
-
-def package_version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
+from embeddings.codesets import custom, icd10cm, icd10pcs
+from embeddings.codesets.base import CodeSet, SourceError, package_file, package_version
 
 BUILTIN_SYSTEMS = ("icd10cm", "icd10pcs")
+_LOADERS = {"icd10cm": icd10cm.load, "icd10pcs": icd10pcs.load}
+__all__ = ["BUILTIN_SYSTEMS", "CodeSet", "SourceError", "custom", "icd10cm", "icd10pcs", "load_codeset",
+           "package_file", "package_version"]
 
 
 def load_codeset(name: str, source: Path | None = None) -> CodeSet:
     """Load a built-in system from its package data, or from an official release file at `source`."""
-    if name == "icd10cm":
-        from embeddings.codesets import icd10cm
-        return icd10cm.load(source)
-    if name == "icd10pcs":
-        from embeddings.codesets import icd10pcs
-        return icd10pcs.load(source)
-    raise ValueError(f"unknown code system {name!r}; built-in systems are {', '.join(BUILTIN_SYSTEMS)}")
+    if name not in _LOADERS:
+        raise ValueError(f"unknown code system {name!r}; built-in systems are {', '.join(BUILTIN_SYSTEMS)}")
+    return _LOADERS[name](source)

@@ -7,8 +7,8 @@ import json
 import re
 from pathlib import Path
 
-from embeddings.codesets import CodeSet, SourceError
-from embeddings.records import Code, SystemInfo
+from embeddings.codesets.base import CodeSet, SourceError
+from embeddings.records import Code, SystemInfo, code_key
 
 _SYSTEM_NAME = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,15}$")
@@ -50,7 +50,6 @@ def load(system: str, path: Path, version: str = "user-supplied") -> CodeSet:
 
 
 def code_key_of(code: str) -> str:
-    from embeddings.records import code_key
     return code_key(code)
 
 

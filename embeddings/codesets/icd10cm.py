@@ -5,7 +5,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from embeddings.codesets import CodeSet, SourceError, package_file, package_version
+from embeddings.codesets.base import CodeSet, SourceError, package_file, package_version
 from embeddings.records import Code, Note, SystemInfo
 
 SYSTEM = "icd10cm"

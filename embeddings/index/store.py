@@ -1,0 +1,306 @@
+"""The one owner of SQL against an index: writing the catalogue and groupings, and every read, as named rows."""
+from __future__ import annotations
+
+import json
+import queue
+import re
+import sqlite3
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import faiss
+import numpy as np
+
+from embeddings.codesets.content import ContentEntry
+from embeddings.documents import Document
+from embeddings.index import format as fmt
+from embeddings.index.dense import read_dense
+from embeddings.records import Code, SystemInfo, code_key
+
+# Connections opened when an index is loaded and kept until it is dropped: a rebuild that prunes this build's
+# directory cannot take the files from under a running server (open files outlive their directory entries).
+POOL_SIZE = 8
+_VOCABULARY_WORD = re.compile(r"[a-z][a-z0-9']{2,}")
+ROW_COLUMNS = "id, system, code, title, billable, kind, chapter, parent"
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    """One catalogue row without its full record: enough for a result list, a child list or a filter."""
+    id: int
+    system: str
+    code: str
+    title: str
+    billable: bool
+    kind: str
+    chapter: str
+    parent: str
+
+
+@dataclass(frozen=True)
+class HierarchyRow:
+    id: int
+    system: str
+    code: str
+    key: str
+    parent: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class GemRow:
+    """One GEM line of a code: the ICD-9-CM code, its title, direction and flags."""
+    icd9: str
+    title: str
+    direction: str
+    approximate: bool
+    combination: bool
+
+
+@dataclass(frozen=True)
+class GroupingTables:
+    """Everything groupings.sqlite holds, read once: (system, key, group) pairs per scheme, labels, families."""
+    schemes: dict[str, list[tuple[str, str, str]]]
+    labels: dict[str, dict[str, str]]
+    families: list[tuple[str, str, str, str, str]]
+
+
+def _code_row(r: Sequence[Any]) -> CodeRow:
+    return CodeRow(int(r[0]), r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7])
+
+
+# -- writing ------------------------------------------------------------------------------------------
+def write_catalogue(path: Path, infos: Sequence[SystemInfo], codes: Sequence[Code], docs: Sequence[Document],
+                    content: Sequence[ContentEntry] = ()) -> None:
+    db = sqlite3.connect(path)
+    try:
+        db.executescript(fmt.CATALOGUE_SCHEMA)
+        db.executemany("INSERT INTO systems VALUES (?, ?)", [(i.name, json.dumps(fmt.info_dict(i))) for i in infos])
+        rows = ((n, c.system, c.code, c.key, c.title, int(c.billable), c.kind, c.parent, c.chapter,
+                 len(c.parents), json.dumps(c.to_dict(), separators=(",", ":")), d.embed_text)
+                for n, (c, d) in enumerate(zip(codes, docs)))
+        db.executemany("INSERT INTO codes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        db.executemany("INSERT INTO lexical(rowid, title, terms, context) VALUES (?,?,?,?)",
+                       ((n, d.title, d.terms, d.context) for n, d in enumerate(docs)))
+        db.executemany("INSERT INTO content VALUES (?, ?, ?, ?)",
+                       [(e.system, code_key(e.code), e.source, json.dumps(e.sections)) for e in content])
+        words = Counter(w for d in docs for w in _VOCABULARY_WORD.findall(f"{d.title} {d.terms}".lower()))
+        db.executemany("INSERT INTO vocabulary VALUES (?, ?)", words.items())
+        db.execute("INSERT INTO lexical(lexical) VALUES ('optimize')")
+        db.commit()
+        db.execute("VACUUM")
+    finally:
+        db.close()
+
+
+def write_groupings(path: Path, meta: list[tuple[str, str]], labels: list[tuple[str, str, str, str]],
+                    groups: list[tuple[str, str, str, str]], families: list[tuple[str, str, str, str, str]],
+                    gems: list[tuple[str, str, str, str, str, int, int]]) -> None:
+    db = sqlite3.connect(path)
+    try:
+        db.executescript(fmt.GROUPINGS_SCHEMA)
+        db.executemany("INSERT INTO meta VALUES (?, ?)", meta)
+        db.executemany("INSERT INTO labels VALUES (?,?,?,?)", labels)
+        db.executemany("INSERT INTO groups VALUES (?,?,?,?)", groups)
+        db.executemany("INSERT INTO families VALUES (?,?,?,?,?)", families)
+        db.executemany("INSERT INTO gems VALUES (?,?,?,?,?,?,?)", gems)
+        db.commit()
+    finally:
+        db.close()
+
+
+class _Pool:
+    """Read-only connections to one SQLite file, all opened now; a query borrows one and gives it back."""
+
+    def __init__(self, path: Path, size: int = POOL_SIZE):
+        self._free: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        for _ in range(size):
+            self._free.put(sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False))
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        conn = self._free.get()
+        try:
+            yield conn
+        finally:
+            self._free.put(conn)
+
+    def all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.connection() as conn:
+            return conn.execute(sql, list(args)).fetchall()
+
+    def one(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        with self.connection() as conn:
+            row: tuple[Any, ...] | None = conn.execute(sql, list(args)).fetchone()
+            return row
+
+
+# BM25 column weights of the lexical table: a word in the title counts most, then synonyms, then context.
+BM25_WEIGHTS = (10.0, 4.0, 1.0)
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    id: int
+    key: str
+
+
+class IndexStore:
+    """One built index, opened once per process and never written; safe to share between threads."""
+
+    def __init__(self, directory: Path, verify_checksums: bool = True, ef_search: int = 128):
+        # Resolve the symlink once: a rebuild swapping the link later cannot mix files of two builds.
+        self.directory = Path(directory).resolve()
+        self.manifest = fmt.read_manifest(self.directory)
+        fmt.verify_files(self.directory, self.manifest, checksums=verify_checksums)
+        self.systems: dict[str, dict] = dict(self.manifest["systems"])
+        self.dense: dict[str, faiss.Index] = {}
+        self.ids: dict[str, np.ndarray] = {}
+        for system in self.systems:
+            self.dense[system], self.ids[system] = read_dense(self.directory, system, ef_search)
+        self._catalogue = _Pool(self.directory / fmt.CATALOGUE)
+        groupings = self.directory / fmt.GROUPINGS
+        self.groupings_path: Path | None = groupings if groupings.exists() else None
+        self._groupings = _Pool(groupings, size=2) if self.groupings_path else None
+        rows = self._catalogue.all("SELECT billable, chapter, system FROM codes ORDER BY id")
+        self.billable = np.fromiter((r[0] for r in rows), dtype=bool, count=len(rows))
+        self.chapter = np.array([r[1] for r in rows], dtype=object)
+        self.system_of = np.array([r[2] for r in rows], dtype=object)
+
+    @property
+    def model(self) -> dict:
+        return dict(self.manifest["model"])
+
+    # -- code rows and records ----------------------------------------------------------------------
+    def rows(self, ids: Sequence[int]) -> dict[int, CodeRow]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        found = self._catalogue.all(f"SELECT {ROW_COLUMNS} FROM codes WHERE id IN ({marks})", list(ids))
+        return {int(r[0]): _code_row(r) for r in found}
+
+    def children(self, system: str, code: str) -> list[CodeRow]:
+        found = self._catalogue.all(f"SELECT {ROW_COLUMNS} FROM codes WHERE system = ? AND parent = ? ORDER BY id",
+                                    (system, code))
+        return [_code_row(r) for r in found]
+
+    def page(self, system: str, count: int, offset: int) -> list[CodeRow]:
+        """The system's codes in catalogue (tabular) order, `count` from `offset`."""
+        found = self._catalogue.all(f"SELECT {ROW_COLUMNS} FROM codes WHERE system = ? ORDER BY id LIMIT ? OFFSET ?",
+                                    (system, count, offset))
+        return [_code_row(r) for r in found]
+
+    def all_rows(self, billable_only: bool = False) -> list[CodeRow]:
+        where = " WHERE billable = 1" if billable_only else ""
+        return [_code_row(r) for r in self._catalogue.all(f"SELECT {ROW_COLUMNS} FROM codes{where} ORDER BY id")]
+
+    def hierarchy(self) -> list[HierarchyRow]:
+        found = self._catalogue.all("SELECT id, system, code, key, parent, kind FROM codes ORDER BY id")
+        return [HierarchyRow(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in found]
+
+    def code_id(self, system: str, code: str) -> int | None:
+        row = self._catalogue.one("SELECT id FROM codes WHERE system = ? AND key = ?", (system, code_key(code)))
+        return int(row[0]) if row else None
+
+    def record(self, system: str, code: str) -> Code | None:
+        row = self._catalogue.one("SELECT record FROM codes WHERE system = ? AND key = ?", (system, code_key(code)))
+        return Code.from_dict(json.loads(row[0])) if row else None
+
+    def records(self, system: str, codes: Sequence[str]) -> dict[str, Code]:
+        keys = [code_key(c) for c in codes]
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        found = self._catalogue.all(f"SELECT record FROM codes WHERE system = ? AND key IN ({marks})", [system, *keys])
+        records = (Code.from_dict(json.loads(r[0])) for r in found)
+        return {c.code: c for c in records}
+
+    def records_containing(self, system: str, fragment: str) -> list[Code]:
+        """Records of the system whose stored JSON contains `fragment` (a cheap pre-filter), in code order."""
+        found = self._catalogue.all("SELECT record FROM codes WHERE system = ? AND instr(record, ?) > 0 ORDER BY id",
+                                    (system, fragment))
+        return [Code.from_dict(json.loads(r[0])) for r in found]
+
+    def titles(self, system: str) -> list[str]:
+        return [r[0] for r in self._catalogue.all("SELECT title FROM codes WHERE system = ?", (system,))]
+
+    def content(self, system: str, code: str) -> ContentEntry | None:
+        row = self._catalogue.one("SELECT source, sections FROM content WHERE system = ? AND key = ?",
+                                  (system, code_key(code)))
+        if row is None:
+            return None
+        return ContentEntry(system, code, tuple(tuple(s) for s in json.loads(row[1])), row[0])
+
+    def embed_text(self, row_id: int) -> str:
+        row = self._catalogue.one("SELECT embed_text FROM codes WHERE id = ?", (row_id,))
+        return str(row[0]) if row else ""
+
+    def vector(self, system: str, row_id: int) -> np.ndarray | None:
+        ids = self.ids.get(system)
+        if ids is None:
+            return None
+        pos = int(np.searchsorted(ids, row_id))  # ids are written in ascending catalogue order
+        if pos >= len(ids) or ids[pos] != row_id:
+            return None
+        vector: np.ndarray = self.dense[system].reconstruct(pos)
+        return vector
+
+    # -- code keys ----------------------------------------------------------------------------------
+    def keys_from(self, key: str, system: str | None, limit: int) -> list[KeyRow]:
+        """Codes whose key starts with `key`, the shortest first, then in key order."""
+        sql = "SELECT id, key FROM codes WHERE key >= ? AND key < ?" + (" AND system = ?" if system else "")
+        args = [key, key + "\uffff"] + ([system] if system else [])
+        return [KeyRow(int(r[0]), r[1]) for r in self._catalogue.all(sql + " ORDER BY length(key), key LIMIT ?",
+                                                                      args + [limit])]
+
+    def count_prefixed(self, system: str, prefixes: Sequence[str], cap: int) -> int:
+        """How many codes of the system start with any of the key prefixes, counting at most `cap`."""
+        where = " OR ".join("(key >= ? AND key < ?)" for _ in prefixes)
+        args = [v for p in prefixes for v in (p, p + "\uffff")]
+        row = self._catalogue.one(f"SELECT count(*) FROM (SELECT 1 FROM codes WHERE system = ? AND ({where}) LIMIT ?)",
+                                  [system, *args, cap])
+        return int(row[0]) if row else 0
+
+    # -- lexical ------------------------------------------------------------------------------------
+    def vocabulary(self) -> dict[str, int]:
+        return {w: int(f) for w, f in self._catalogue.all("SELECT word, freq FROM vocabulary")}
+
+    def lexical_matches(self, expression: str) -> bool:
+        """True when some document matches the FTS5 expression."""
+        return self._catalogue.one("SELECT 1 FROM lexical WHERE lexical MATCH ? LIMIT 1", (expression,)) is not None
+
+    def lexical(self, expression: str, system: str | None, limit: int) -> list[int]:
+        """Row ids matching the FTS5 expression, best BM25 first."""
+        where = " AND c.system = ?" if system else ""
+        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+        sql = (f"SELECT c.id FROM lexical JOIN codes c ON c.id = lexical.rowid WHERE lexical MATCH ?{where} "
+               f"ORDER BY bm25(lexical, {weights}) LIMIT ?")
+        return [int(r[0]) for r in self._catalogue.all(sql, [expression] + ([system] if system else []) + [limit])]
+
+    # -- groupings ----------------------------------------------------------------------------------
+    def grouping_tables(self, schemes: Sequence[str], path: Path | None = None) -> GroupingTables | None:
+        """groupings.sqlite of this index (or another file at `path`, for measurements), read whole."""
+        pool = _Pool(path, size=1) if path is not None else self._groupings
+        if pool is None:
+            return None
+        out: dict[str, list[tuple[str, str, str]]] = {s: [] for s in schemes}
+        for system, key, scheme, grp in pool.all("SELECT system, key, scheme, grp FROM groups"):
+            out.setdefault(scheme, []).append((system, key, f"{system}:{grp}"))
+        out["gem"] = [(s, k, f"{s}:{i}") for s, k, i in pool.all("SELECT DISTINCT system, key, icd9 FROM gems")]
+        labels: dict[str, dict[str, str]] = {}
+        for system, scheme, grp, label in pool.all("SELECT system, scheme, grp, label FROM labels"):
+            labels.setdefault(scheme, {})[f"{system}:{grp}"] = label
+        families = [(r[0], r[1], r[2], r[3], r[4])
+                    for r in pool.all("SELECT system, key, stem, side, detail FROM families ORDER BY rowid")]
+        return GroupingTables(out, labels, families)
+
+    def gems(self, system: str, key: str) -> list[GemRow]:
+        """GEM rows of one code, by ICD-9-CM code and direction."""
+        if self._groupings is None:
+            return []
+        found = self._groupings.all("SELECT icd9, title, direction, approximate, combination FROM gems "
+                                    "WHERE system = ? AND key = ? ORDER BY icd9, direction", (system, key))
+        return [GemRow(r[0], r[1], r[2], bool(r[3]), bool(r[4])) for r in found]

@@ -1,0 +1,193 @@
+"""Hybrid search: validates a request, runs the retrieval paths, fuses them and steers the top by query cues."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from embeddings.encoders import Encoder, make_encoder
+from embeddings.index import format as ix
+from embeddings.index.store import CodeRow, IndexStore
+from embeddings.settings import Settings
+from service.errors import QueryError
+from service.search import query as q
+from service.search.query import STEM
+from service.search import understanding as qu
+from service.search.fusion import Fusion
+from service.search.retrievers import CodeRetriever, DenseRetriever, LexicalRetriever, QueryEmbeddings
+
+MODES = ("hybrid", "lexical", "dense")
+# Query-understanding features on by default; the evaluation's ablation says what each one adds.
+DEFAULT_FEATURES = frozenset(qu.FEATURES)
+_TITLE_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Hit:
+    system: str
+    code: str
+    title: str
+    billable: bool
+    kind: str
+    chapter: str
+    score: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    hits: tuple[Hit, ...]
+    total: int
+    took_ms: float
+    mode: str = "hybrid"
+    did_you_mean: str | None = None
+    expansions: tuple[str, ...] = ()
+
+
+class SearchEngine:
+    def __init__(self, store: IndexStore, encoder: Encoder, settings: Settings):
+        ix.check_model(store.manifest, encoder.name, encoder.dim)
+        self.store, self.encoder, self.settings = store, encoder, settings
+        self.embed = QueryEmbeddings(encoder, settings.query_cache_size)
+        self.vocabulary = store.vocabulary()
+        table = qu.load_table()
+        protected = {w for k in table for w in k} | encoder.vocabulary()
+        speller = qu.Speller(self.vocabulary, self._known_word, protected)
+        self.understanding = qu.Understanding(table, speller)
+        self.codes = CodeRetriever(store)
+        self.words = LexicalRetriever(store, self.vocabulary)
+        self.meaning = DenseRetriever(store, self.embed)
+
+    def _known_word(self, word: str) -> bool:
+        """True when some document matches the word after stemming ('fractured' is known through 'fracture')."""
+        return self.store.lexical_matches(q.fts_phrase(word))
+
+    def clear_query_cache(self) -> None:
+        """Forget cached query vectors, so a timing run pays for encoding like a first-time query."""
+        self.embed.clear()
+
+    @classmethod
+    def open(cls, settings: Settings, encoder: Encoder | None = None) -> "SearchEngine":
+        store = IndexStore(Path(settings.index_dir), settings.verify_checksums, settings.hnsw_ef_search)
+        encoder = encoder or make_encoder(settings.encoder, settings.model, settings.threads, Path(settings.cache_dir))
+        return cls(store, encoder, settings)
+
+    # -- validation shared by every entry point -------------------------------------------------
+    def check_system(self, system: str | None) -> str | None:
+        if system in (None, "", "all"):
+            return None
+        if system not in self.store.systems:
+            raise QueryError(f"unknown system {system!r}; loaded systems: {', '.join(self.store.systems)}")
+        return system
+
+    def check_paging(self, limit: int, offset: int = 0) -> None:
+        if not 1 <= limit <= self.settings.max_limit:
+            raise QueryError(f"limit must be between 1 and {self.settings.max_limit}")
+        if not 0 <= offset <= self.settings.max_offset:
+            raise QueryError(f"offset must be between 0 and {self.settings.max_offset}")
+
+    @staticmethod
+    def check_features(features: frozenset[str] | set[str] | None) -> frozenset[str]:
+        if features is None:
+            return DEFAULT_FEATURES
+        unknown = set(features) - set(qu.FEATURES)
+        if unknown:
+            raise QueryError(f"unknown query-understanding feature(s) {sorted(unknown)}; "
+                             f"known: {', '.join(qu.FEATURES)}")
+        return frozenset(features)
+
+    # -- the public calls ------------------------------------------------------------------------
+    def search(self, text: str, system: str | None = None, billable: bool | None = None, chapter: str | None = None,
+               limit: int = 10, offset: int = 0, mode: str = "hybrid",
+               features: frozenset[str] | None = None) -> SearchResult:
+        """`features` picks query-understanding steps (default: DEFAULT_FEATURES; empty: none, the plain baselines)."""
+        started = time.perf_counter()
+        parsed = q.parse(text, self.settings.max_query_chars)
+        system = self.check_system(system)
+        self.check_paging(limit, offset)
+        if mode not in MODES:
+            raise QueryError(f"mode must be one of {', '.join(MODES)}")
+        features = self.check_features(features)
+        typing = not text.endswith((" ", "\t"))  # the last word may be unfinished
+        u = self.understanding.understand(parsed.text, system, features, partial_last=typing)
+        fusion = self._retrieve(parsed, u, system, mode)
+        if u.intent:
+            fusion.damp([i for i in fusion.scores if self.store.system_of[i] != u.intent], qu.CONFLICT)
+        ranked = fusion.ranked()
+        if u.sides or u.encounter:
+            ranked = self._steer(ranked, fusion, u)
+        ranked = self._filter(ranked, billable, chapter)
+        page = ranked[offset:offset + limit]
+        rows = self.store.rows(page)
+        hits = tuple(self._hit(rows[i], fusion.scores[i], fusion.reasons[i], u) for i in page if i in rows)
+        return SearchResult(parsed.text, hits, len(ranked), round((time.perf_counter() - started) * 1000, 2), mode,
+                            u.did_you_mean, tuple(str(e) for e in u.expansions))
+
+    def _retrieve(self, parsed: q.ParsedQuery, u: qu.Understood, system: str | None, mode: str) -> Fusion:
+        k = self.settings.candidates
+        fusion = Fusion(self.settings.rrf_k)
+        matches = self.codes.search(parsed.code, system, k) if parsed.code else []
+        fusion.add("code", matches)
+        if mode in ("hybrid", "lexical"):
+            fusion.add("lexical", self.words.search_understood(u, system, k))
+        # A query that is a code ("k922") has no meaning to search for in words once it matched codes.
+        if mode in ("hybrid", "dense") and not matches:
+            fusion.add("dense", self.meaning.search(u.dense_text, system, k))
+        return fusion
+
+    def _steer(self, ranked: list[int], fusion: Fusion, u: qu.Understood) -> list[int]:
+        """Re-order the top candidates by agreement with the query's side (left/right) and encounter."""
+        head = ranked[:qu.STEER_DEPTH]
+        rows = self.store.rows(head)
+        for row_id in head:
+            factor, why = qu.steer_factor(rows[row_id].title, u) if row_id in rows else (1.0, "")
+            fusion.scores[row_id] *= factor
+            if why:
+                fusion.reasons[row_id].append(why)
+        return sorted(head, key=lambda i: -fusion.scores[i]) + ranked[qu.STEER_DEPTH:]
+
+    def _filter(self, ids: list[int], billable: bool | None, chapter: str | None) -> list[int]:
+        if billable is not None:
+            ids = [i for i in ids if self.store.billable[i] == billable]
+        if chapter:
+            ids = [i for i in ids if self.store.chapter[i] == chapter]
+        return ids
+
+    def _hit(self, row: CodeRow, score: float, why: list[str], u: qu.Understood | tuple[str, ...]) -> Hit:
+        words = u.any_words if isinstance(u, qu.Understood) else u
+        reasons = []
+        for reason in why:
+            if reason == "lexical":
+                matched = matched_words(row.title, words)
+                reasons.append("words: " + ", ".join(matched) if matched else "index or inclusion terms")
+                if isinstance(u, qu.Understood):
+                    reasons += [f"expanded {e}" for e in u.expansions
+                                if matched_words(row.title, tuple(q.tokens(e.expansion))) and e.term not in matched]
+            else:
+                reasons.append(reason)
+        return Hit(row.system, row.code, row.title, row.billable, row.kind, row.chapter, round(score, 5),
+                   tuple(reasons))
+
+    def suggest(self, text: str, system: str | None = None, limit: int = 10) -> list[Hit]:
+        """Typeahead: codes by prefix when code-shaped, otherwise titles whose words start with what was typed."""
+        parsed = q.parse(text, self.settings.max_query_chars)
+        system = self.check_system(system)
+        self.check_paging(limit)
+        found = self.codes.search(parsed.code, system, limit) if parsed.code else []
+        if len(found) < limit and parsed.words:
+            seen = {c.id for c in found}
+            prefix_last = not text.endswith(" ")
+            found += [c for c in self.words.search(parsed.words, system, limit * 2, prefix_last) if c.id not in seen]
+        chosen = found[:limit]
+        rows = self.store.rows([c.id for c in chosen])
+        reason = {"lexical": "words"}
+        return [self._hit(rows[c.id], 0.0, [reason.get(c.reason, c.reason)], parsed.words)
+                for c in chosen if c.id in rows]
+
+
+def matched_words(title: str, words: tuple[str, ...]) -> list[str]:
+    """Query words found in a title, comparing the first STEM letters so 'fractures' matches 'fracture'."""
+    title_words = {w[:STEM] for w in _TITLE_WORD.findall(title.lower())}
+    return [w for w in words if w[:STEM] in title_words]

@@ -1,0 +1,87 @@
+"""Query parsing: validation, code-shaped input, word tokens and FTS5 expressions."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from embeddings.records import code_key
+from service.errors import QueryError
+
+__all__ = ["QueryError", "ParsedQuery", "parse", "tokens", "STEM", "same_stem"]
+
+STOPWORDS = frozenset("""a an and are as at be by for from in into is of on or the to with without w/ nos
+unspecified other""".split())
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# A code-shaped token: ICD-10-CM (K92.2, k922, S72.001A), PCS (0DTJ4ZZ, 0DT) or a CPT/HCPCS-like code.
+_CODE_LIKE = re.compile(r"^[A-Za-z0-9]{1,3}(\.?[A-Za-z0-9]{0,5})$")
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    text: str
+    words: tuple[str, ...]
+    code: str | None
+
+
+def clean(text: str, max_chars: int) -> str:
+    if text is None:
+        raise QueryError("the query is empty")
+    if len(text) > max_chars:
+        raise QueryError(f"the query is {len(text)} characters long; the limit is {max_chars}")
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+    text = " ".join(text.split())
+    if not text:
+        raise QueryError("the query is empty")
+    return text
+
+
+def looks_like_code(text: str) -> bool:
+    """True for input a user types as a code: has a digit, no spaces, code-shaped ('k922', '0DTJ', 'I21.4')."""
+    return bool(_CODE_LIKE.match(text)) and any(ch.isdigit() for ch in text)
+
+
+def tokens(text: str) -> list[str]:
+    """Every lower-case word of the text, stopwords included (phrases such as 'water on the knee' need them)."""
+    return _WORD.findall(text.lower())
+
+
+def parse(text: str, max_chars: int = 500) -> ParsedQuery:
+    text = clean(text, max_chars)
+    words = tuple(w for w in tokens(text) if w not in STOPWORDS)
+    code = code_key(text) if looks_like_code(text) else None
+    return ParsedQuery(text=text, words=words, code=code)
+
+
+STEM = 5  # two words match when their first five letters agree ('fractures' ~ 'fracture')
+
+
+def same_stem(a: str, b: str) -> bool:
+    return a[:STEM] == b[:STEM]
+
+
+def fts_phrase(word: str) -> str:
+    return '"' + word.replace('"', "") + '"'
+
+
+def fts_expression(words: tuple[str, ...], op: str = "OR", prefix_last: bool = False) -> str:
+    """FTS5 MATCH expression from plain words; every word is quoted so user text is never FTS syntax."""
+    parts = [fts_phrase(w) for w in words]
+    if prefix_last and parts:
+        parts[-1] += "*"
+    return f" {op} ".join(parts)
+
+
+def fts_slots(slots: tuple[tuple[tuple[str, ...], ...], ...]) -> str:
+    """AND of slots; a slot is a choice of alternatives, each alternative an AND of words.
+
+    `(("heart", "attack"), ("myocardial", "infarction"))` becomes
+    `(("heart" AND "attack") OR ("myocardial" AND "infarction"))`.
+    """
+    groups = []
+    for slot in slots:
+        alternatives = ["(" + " AND ".join(fts_phrase(w) for w in alt) + ")" for alt in slot if alt]
+        if alternatives:
+            groups.append("(" + " OR ".join(alternatives) + ")")
+    return " AND ".join(groups)

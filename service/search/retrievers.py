@@ -1,0 +1,119 @@
+"""The three retrieval paths behind one contract, `search(..., system, limit) -> list[Candidate]`."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from threading import Lock
+
+import numpy as np
+
+from embeddings.encoders import Encoder
+from embeddings.index.store import IndexStore
+from service.search import query as q
+from service.search import understanding as qu
+from service.search.fusion import PARTIAL_MATCH_WEIGHT, Candidate
+
+# A word found in more than this share of documents ("left", "encounter", "approach") is evidence too weak
+# to retrieve by alone, and an OR over such posting lists costs tens of milliseconds.
+COMMON_SHARE = 0.05
+MAX_ANY_WORDS = 8  # the any-word stage of a long query uses its rarest words only
+MIN_PREFIX = 3  # typeahead completes a last word of at least this many letters
+
+
+class CodeRetriever:
+    """Exact key first, then codes under that prefix in code order (k922 -> K92.2; 0DTJ -> 0DTJ0ZZ ...)."""
+
+    def __init__(self, store: IndexStore):
+        self.store = store
+
+    def search(self, key: str, system: str | None, limit: int) -> list[Candidate]:
+        return [Candidate(r.id, 1.0, "code" if r.key == key else "code prefix", exact=r.key == key)
+                for r in self.store.keys_from(key, system, limit)]
+
+
+class LexicalRetriever:
+    """FTS5 BM25 in stages: every query slot matched first (weight 1), then any of its rarer words (less)."""
+
+    def __init__(self, store: IndexStore, vocabulary: dict[str, int]):
+        self.store, self.vocabulary = store, vocabulary
+        self.common = max(1, int(COMMON_SHARE * store.manifest["counts"]["codes"]))
+
+    def search(self, words: tuple[str, ...], system: str | None, limit: int,
+               prefix_last: bool = False) -> list[Candidate]:
+        """Plain words: all of them, then some; the last one as a prefix when it may be unfinished."""
+        if not words:
+            return []
+        prefix_last = prefix_last and len(words[-1]) >= MIN_PREFIX  # 'o*' would match a third of the vocabulary
+        stages = [(q.fts_expression(words, "AND", prefix_last), 1.0)]
+        if len(words) > 1:
+            some = self.or_words(words[:-1]) + words[-1:] if prefix_last else self.or_words(words)
+            stages.append((q.fts_expression(some, "OR", prefix_last), PARTIAL_MATCH_WEIGHT))
+        return self._staged(stages, system, limit)
+
+    def search_understood(self, u: qu.Understood, system: str | None, limit: int) -> list[Candidate]:
+        """Each query slot matched by its own words, an expansion or a spelling correction."""
+        if not u.slots:
+            return []
+        stages = [(q.fts_slots(u.slots), 1.0)]
+        if len(u.any_words) > 1:
+            stages.append((q.fts_expression(self.or_words(u.any_words), "OR"), PARTIAL_MATCH_WEIGHT))
+        return self._staged(stages, system, limit)
+
+    def or_words(self, words: tuple[str, ...]) -> tuple[str, ...]:
+        """The words for the any-word stage: all but the very common ones (the rarest is kept if all are)."""
+        kept = tuple(w for w in words if self.vocabulary.get(w, 0) <= self.common)
+        if len(kept) > MAX_ANY_WORDS:  # a long description: its rarest words say the most and cost the least
+            rarest = set(sorted(kept, key=lambda w: self.vocabulary.get(w, 0))[:MAX_ANY_WORDS])
+            kept = tuple(w for w in kept if w in rarest)
+        return kept or (min(words, key=lambda w: self.vocabulary.get(w, 0)),)
+
+    def _staged(self, stages: list[tuple[str, float]], system: str | None, limit: int) -> list[Candidate]:
+        found: dict[int, float] = {}
+        for expression, weight in stages:
+            for row_id in self.store.lexical(expression, system, limit):
+                found.setdefault(row_id, weight)
+            if len(found) >= limit:
+                break
+        return [Candidate(i, w, "lexical") for i, w in list(found.items())[:limit]]
+
+
+class QueryEmbeddings:
+    """A bounded LRU of query vectors: repeated and typeahead queries skip the encoder."""
+
+    def __init__(self, encoder: Encoder, size: int):
+        self.encoder, self.size = encoder, size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = Lock()
+
+    def __call__(self, text: str) -> np.ndarray:
+        key = text.lower()
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        vector = self.encoder.encode([key])[0]
+        with self._lock:
+            self._cache[key] = vector
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return vector
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+class DenseRetriever:
+    """FAISS inner-product search of the query vector in each system searched, merged by score."""
+
+    def __init__(self, store: IndexStore, embed: QueryEmbeddings):
+        self.store, self.embed = store, embed
+
+    def search(self, text: str, system: str | None, limit: int) -> list[Candidate]:
+        vector = self.embed(text).reshape(1, -1)
+        results: list[tuple[int, float]] = []
+        for name in ([system] if system else self.store.systems):
+            scores, positions = self.store.dense[name].search(vector, limit)
+            ids = self.store.ids[name]
+            results += [(int(ids[p]), float(s)) for s, p in zip(scores[0], positions[0]) if p >= 0]
+        results.sort(key=lambda r: -r[1])
+        return [Candidate(i, 1.0, f"semantic {s:.2f}") for i, s in results[:limit]]

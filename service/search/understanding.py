@@ -1,0 +1,282 @@
+"""Query understanding: abbreviation and lay-term expansion, typo correction, laterality and encounter cues."""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+import embeddings
+from service.search import query as q
+
+# Each feature can be switched off on its own, so the evaluation can measure what each one adds.
+FEATURES = ("expand", "expand_dense", "spell", "spell_dense", "laterality", "encounter", "intent")
+TABLE = Path(embeddings.__file__).parent / "terms" / "abbreviations.tsv"
+# Fused scores of candidates whose laterality or encounter contradicts the query are multiplied by
+# CONFLICT; those that agree by AGREE. Only the top STEER_DEPTH candidates are looked at.
+CONFLICT, AGREE, STEER_DEPTH = 0.5, 1.2, 60
+SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "bilat": "bilateral", "both": "bilateral"}
+_TITLE_SIDE = re.compile(r"\b(left|right|bilateral)\b", re.I)
+_TITLE_ENCOUNTER = re.compile(r"\b(initial encounter|subsequent encounter|sequela)\b", re.I)
+_ENCOUNTER_OF_TITLE = {"initial encounter": "initial", "subsequent encounter": "subsequent", "sequela": "sequela"}
+# Words that name an intervention, so the query asks for an ICD-10-PCS procedure code ...
+PROCEDURE_WORDS = frozenset("""surgery operation repair removal remove replacement replace insertion insert implant
+implantation transplant transplantation amputation reconstruction fusion biopsy excision resection drainage ablation
+bypass graft grafting stent stenting dilation angioplasty catheterization injection infusion transfusion scan imaging
+ultrasound mri ct radiography fluoroscopy suture sutures stitches fixation debridement extraction incision ligation
+embolization intubation""".split())
+PROCEDURE_SUFFIXES = ("ectomy", "otomy", "ostomy", "plasty", "scopy", "pexy", "rrhaphy", "graphy", "tripsy", "centesis")
+# ... unless it also names a condition of or after one ("complication of knee replacement" is a diagnosis).
+CONDITION_WORDS = frozenset("""complication complications status history hx rejection failure malfunction dependence
+presence absence aftercare infection disorder disease syndrome pain""".split())
+
+
+@dataclass(frozen=True)
+class Entry:
+    term: str
+    expansion: str
+    system: str  # "" means any system
+
+
+@dataclass(frozen=True)
+class Expansion:
+    term: str
+    expansion: str
+
+    def __str__(self) -> str:
+        return f"{self.term} → {self.expansion}"
+
+
+@dataclass(frozen=True)
+class Correction:
+    word: str
+    suggestion: str
+
+
+@dataclass(frozen=True)
+class Understood:
+    """What the engine searches for: lexical slots, the text to embed, and cues for steering."""
+    slots: tuple[tuple[tuple[str, ...], ...], ...]
+    any_words: tuple[str, ...]
+    dense_text: str
+    expansions: tuple[Expansion, ...] = ()
+    corrections: tuple[Correction, ...] = ()
+    did_you_mean: str | None = None
+    sides: frozenset[str] = frozenset()
+    encounter: str = ""
+    intent: str = ""  # "icd10pcs" when the query asks for a procedure
+
+
+def load_table(path: Path = TABLE) -> dict[tuple[str, ...], tuple[Entry, ...]]:
+    """The curated table (term, expansion, system) keyed by the term's word tuple."""
+    table: dict[tuple[str, ...], list[Entry]] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            key = tuple(q.tokens(row["term"]))
+            if key and row["expansion"].strip():
+                system = "" if row["system"] in ("any", "") else row["system"]
+                table.setdefault(key, []).append(Entry(row["term"], row["expansion"].strip(), system))
+    return {k: tuple(v) for k, v in table.items()}
+
+
+class Speller:
+    """Corrects words the index does not know to the nearest vocabulary word (OSA edit distance, then frequency)."""
+
+    def __init__(self, vocabulary: Mapping[str, int], is_known: Callable[[str], bool] = lambda _w: False,
+                 protected: Iterable[str] = ()):
+        self.freq = dict(vocabulary)
+        self.is_known = is_known
+        self.protected = frozenset(protected)
+        self._by_length: dict[int, list[str]] = {}
+        for word in self.freq:
+            self._by_length.setdefault(len(word), []).append(word)
+        self._memo: dict[str, str | None] = {}
+
+    @staticmethod
+    def max_distance(word: str) -> int:
+        return 1 if len(word) <= 5 else 2
+
+    def knows(self, word: str) -> bool:
+        """The word is in the index, the protected terms or the model's vocabulary: not a typo, not a fragment."""
+        return word in self.freq or word in self.protected or self.is_known(word)
+
+    def correct(self, word: str) -> str | None:
+        if word in self._memo:
+            return self._memo[word]
+        found = self._correct(word)
+        if len(self._memo) < 50_000:
+            self._memo[word] = found
+        return found
+
+    def _correct(self, word: str) -> str | None:
+        if len(word) < 4 or not word.isalpha() or word in q.STOPWORDS or self.knows(word):
+            return None
+        limit = self.max_distance(word)
+        choices = [w for n in range(len(word) - limit, len(word) + limit + 1) for w in self._by_length.get(n, ())]
+        found = process.extract(word, choices, scorer=OSA.distance, score_cutoff=limit, limit=25)
+        if not found:
+            return None
+        # Fewest edits; then most letters in common (eczema over except for 'excema'); then the commoner word.
+        best = min(found, key=lambda f: (f[1], -fuzz.ratio(word, f[0]), -self.freq[f[0]], f[0]))
+        return best[0]
+
+
+def model_words(encoder) -> frozenset[str]:
+    """Whole words (4+ letters) the sentence model's tokenizer knows: real English, never taken for typos."""
+    return encoder.vocabulary()
+
+
+class Understanding:
+    """Turns a parsed query into lexical slots and dense text, using the features asked for."""
+
+    def __init__(self, table: Mapping[tuple[str, ...], tuple[Entry, ...]], speller: Speller | None):
+        self.table, self.speller = table, speller
+        self.longest = max((len(k) for k in table), default=0)
+
+    def understand(self, text: str, system: str | None, features: frozenset[str],
+                   partial_last: bool = False) -> Understood:
+        """`partial_last`: the last word may still be being typed, so it can complete a table term."""
+        words = q.tokens(text)
+        matches = self._expansions(words, system) if {"expand", "expand_dense"} & features else {}
+        if partial_last and {"expand", "expand_dense"} & features:
+            matches.update(self._completion(words, matches, system))
+        corrections = self._corrections(words, matches) if self.speller and "spell" in features else {}
+        slots, any_words, expansions, i = [], [], [], 0
+        while i < len(words):
+            if i in matches:
+                n, entries = matches[i]
+                original = _content(words[i:i + n])
+                alternatives = [original] + [_content(q.tokens(e.expansion)) for e in entries]
+                expansions += [Expansion(" ".join(words[i:i + n]), e.expansion) for e in entries]
+                if "expand" in features:
+                    slots.append(tuple(dict.fromkeys(a for a in alternatives if a)))
+                    any_words += [w for a in alternatives for w in a]
+                elif original:
+                    slots.append((original,))
+                    any_words += original
+                i += n
+                continue
+            word = words[i]
+            i += 1
+            if word in q.STOPWORDS:
+                continue
+            # A corrected word matched no document, so only its correction is searched for.
+            word = corrections.get(word, word)
+            slots.append(((word,),))
+            any_words.append(word)
+        cues = set(words) | {w for e in expansions for w in q.tokens(e.expansion)}
+        return Understood(
+            slots=tuple(s for s in slots if s), any_words=tuple(dict.fromkeys(any_words)),
+            dense_text=self._dense_text(text, words, corrections, expansions, features),
+            expansions=tuple(expansions) if "expand" in features else (),
+            corrections=tuple(Correction(w, c) for w, c in corrections.items()),
+            did_you_mean=_replace_words(text, corrections) if corrections else None,
+            sides=frozenset(SIDES[w] for w in cues if w in SIDES) if "laterality" in features else frozenset(),
+            encounter=_encounter(words, cues) if "encounter" in features else "",
+            intent=_intent(words, matches) if "intent" in features and not system else "",
+        )
+
+    def _expansions(self, words: list[str], system: str | None) -> dict[int, tuple[int, tuple[Entry, ...]]]:
+        """Longest table terms found in the query, by start position: {start: (length, entries)}."""
+        found, i = {}, 0
+        while i < len(words):
+            for n in range(min(self.longest, len(words) - i), 0, -1):
+                entries = tuple(e for e in self.table.get(tuple(words[i:i + n]), ())
+                                if not system or not e.system or e.system == system)
+                if entries:
+                    found[i] = (n, entries)
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
+    def _completion(self, words: list[str], matches, system: str | None) -> dict[int, tuple[int, tuple[Entry, ...]]]:
+        """The table term the query ends in when its unknown last word is the start of the term's last word
+        ('heart attac' -> 'heart attack'): the longest such term, then the shortest completion."""
+        last = len(words) - 1
+        covered = {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
+        if last < 0 or last in covered or len(words[last]) < 3:
+            return {}
+        best = None
+        for key, entries in self.table.items():
+            start = len(words) - len(key)
+            if (start < 0 or not key[-1].startswith(words[last]) or tuple(words[start:last]) != key[:-1]
+                    or covered & set(range(start, last))):
+                continue
+            entries = tuple(e for e in entries if not system or not e.system or e.system == system)
+            rank = (-len(key), len(key[-1]), key)
+            if entries and (best is None or rank < best[0]):
+                best = (rank, start, len(key), entries)
+        # Asked last: whether the word is known may take an index lookup, and most queries end in no term.
+        if best is None or (self.speller and self.speller.knows(words[last])):
+            return {}
+        return {best[1]: (best[2], best[3])}
+
+    def _corrections(self, words: list[str], matches) -> dict[str, str]:
+        covered = {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
+        out = {}
+        for j, word in enumerate(words):
+            if j not in covered:
+                fixed = self.speller.correct(word)
+                if fixed and fixed != word:
+                    out[word] = fixed
+        return out
+
+    @staticmethod
+    def _dense_text(text, words, corrections, expansions, features) -> str:
+        dense = _replace_words(text, corrections) if "spell_dense" in features and corrections else text
+        if "expand_dense" in features and expansions:
+            dense += " (" + "; ".join(e.expansion for e in expansions) + ")"
+        return dense
+
+
+def _content(words: Iterable[str]) -> tuple[str, ...]:
+    return tuple(w for w in words if w not in q.STOPWORDS)
+
+
+def _replace_words(text: str, corrections: Mapping[str, str]) -> str:
+    def swap(m: re.Match) -> str:
+        return corrections.get(m.group(0).lower(), m.group(0))
+    return re.sub(r"[A-Za-z]+", swap, text)
+
+
+def _encounter(words: list[str], cues: set[str]) -> str:
+    joined = " ".join(words)
+    if "sequela" in cues or "sequelae" in cues or "late effect" in joined:
+        return "sequela"
+    if "subsequent" in cues or "followup" in cues or "follow up" in joined or "follow-up" in joined:
+        return "subsequent"
+    if "initial" in cues:
+        return "initial"
+    return ""
+
+
+def _intent(words: list[str], matches) -> str:
+    procedure = any(w in PROCEDURE_WORDS or w.endswith(PROCEDURE_SUFFIXES) for w in words) or any(
+        e.system == "icd10pcs" for _n, entries in matches.values() for e in entries)
+    return "icd10pcs" if procedure and not CONDITION_WORDS & set(words) else ""
+
+
+def steer_factor(title: str, understood: Understood) -> tuple[float, str]:
+    """Score multiplier and reason for a candidate's title, given the query's laterality and encounter."""
+    factor, reasons = 1.0, []
+    if understood.sides:
+        sides = {s.lower() for s in _TITLE_SIDE.findall(title)}
+        if sides & understood.sides:
+            factor *= AGREE
+            reasons.append("side: " + ", ".join(sorted(sides & understood.sides)))
+        elif sides:
+            factor *= CONFLICT
+    if understood.encounter:
+        said = {_ENCOUNTER_OF_TITLE[m.lower()] for m in _TITLE_ENCOUNTER.findall(title)}
+        if understood.encounter in said:
+            factor *= AGREE
+            reasons.append(f"encounter: {understood.encounter}")
+        elif said:
+            factor *= CONFLICT
+    return factor, "; ".join(reasons)

@@ -1,0 +1,208 @@
+"""Similar Codes: FAISS neighbours blended with hierarchy, CCS/CCSR groups and GEMs, near-duplicates folded, with reasons."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from embeddings.groupings import ICD9, PCS
+from embeddings.records import code_key
+from service.similar import relations as rel
+from service.errors import QueryError, UnknownCode, no_such_code
+from service.similar.data import SimilarData, similar_data
+
+NEIGHBOURS = 100       # FAISS neighbours taken as candidates (a code's own 7th-character family can fill 50)
+POOL = 300             # most candidates one structural source adds, nearest in code order
+SHORTLIST = 4          # candidates per requested suggestion that reach the diversity pass
+REPEAT_PENALTY = 0.02  # per suggestion already chosen under the same parent
+MAX_VARIANT_CODES = 60
+SIDES = ("right", "left", "bilateral", "unspecified side")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    system: str
+    code: str
+    title: str
+    billable: bool
+    score: float
+    reasons: tuple[str, ...]
+    variants: tuple[str, ...] = ()       # plain words for the folded near-duplicates: "left", "sequela"
+    variant_codes: tuple[str, ...] = ()  # the folded codes themselves
+    also: str = ""                       # one line for display: "also: left / bilateral; subsequent encounter"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Crosswalk:
+    system: str
+    code: str
+    title: str
+    relation: str
+    approximate: bool = False
+    direction: str = ""  # "ICD-9-CM to ICD-10", "ICD-10 to ICD-9-CM" or "both"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def similar_codes(engine, system: str, code: str, limit: int = 10) -> list[Suggestion]:
+    store, q = _resolve(engine, system, code)
+    engine.check_paging(limit)
+    return blend(similar_data(store), store, q, limit)
+
+
+def crosswalks(engine, system: str, code: str) -> list[Crosswalk]:
+    """ICD-9-CM codes linked to this code by the CMS General Equivalence Mappings, exact links first."""
+    store, q = _resolve(engine, system, code)
+    merged: dict[str, dict] = {}
+    gems = store.gems(system, code_key(code)) if similar_data(store).groupings is not None else []
+    for gem in gems:
+        entry = merged.setdefault(gem.icd9, {"title": gem.title, "directions": set(), "exact": False,
+                                             "combination": False})
+        entry["directions"].add(gem.direction)
+        entry["exact"] |= not gem.approximate
+        entry["combination"] |= gem.combination
+    out = []
+    for icd9, e in merged.items():
+        noun = "ICD-9-CM procedure" if system == PCS else "ICD-9-CM"
+        relation = f"{noun} equivalent (GEM)" if e["exact"] else f"approximate {noun} equivalent (GEM)"
+        if e["combination"]:
+            relation = f"{noun} code, part of a combination mapping (GEM)"
+        direction = "both" if len(e["directions"]) == 2 else \
+            "ICD-9-CM to ICD-10" if "9to10" in e["directions"] else "ICD-10 to ICD-9-CM"
+        out.append(Crosswalk(ICD9, icd9, e["title"], relation, not e["exact"], direction))
+    return sorted(out, key=lambda c: (c.approximate, c.relation != f"{noun} equivalent (GEM)", c.code))
+
+
+def _resolve(engine, system: str, code: str):
+    if engine.check_system(system) is None:
+        raise QueryError("name one code system, for example icd10cm or icd10pcs")
+    row = engine.store.code_id(system, code)
+    if row is None:
+        raise no_such_code(system, code)
+    return engine.store, row
+
+
+# -- candidates ------------------------------------------------------------------------------------
+def neighbours(data: SimilarData, store, q: int, k: int) -> np.ndarray:
+    """The k nearest rows to the code's own document vector, itself left out (plain FAISS neighbours)."""
+    system = data.system[q]
+    _scores, positions = store.dense[system].search(data.vector(q)[None, :], k + 1)
+    rows = store.ids[system][positions[0][positions[0] >= 0]]
+    return rows[rows != q][:k]
+
+
+def candidates(data: SimilarData, store, q: int) -> tuple[np.ndarray, np.ndarray]:
+    """Family heads from every source (neighbours, hierarchy, groups, GEMs) and which came from FAISS."""
+    near = data.head[neighbours(data, store, q, NEIGHBOURS)]
+    pools = [near, _closest(data, q, data.children.members(q)),
+             _closest(data, q, data.anchor.members(data.anchor.of[q])),
+             _closest(data, q, data.category.members(data.category.of[q]))]
+    if data.parent[q] >= 0:
+        pools.append(_closest(data, q, np.array([data.parent[q]])))
+    for scheme in ("ccs", "ccsr", "gem", "ccs_level2"):
+        groups = data.schemes[scheme]
+        pools += [_closest(data, q, groups.by_group.members(g)) for g in groups.of(q)]
+    rows = np.unique(np.concatenate(pools))
+    keep = data.head[rows] != data.head[q]
+    if data.billable[q]:
+        keep &= data.billable[rows]
+    rows = rows[keep]
+    return rows, np.isin(rows, near)
+
+
+def _closest(data: SimilarData, q: int, rows: np.ndarray) -> np.ndarray:
+    rows = rows[data.head[rows] == rows]
+    if data.billable[q]:
+        rows = rows[data.billable[rows]]
+    if len(rows) > POOL:
+        rows = rows[np.argsort(np.abs(rows - q), kind="stable")[:POOL]]
+    return rows
+
+
+# -- ranking ---------------------------------------------------------------------------------------
+def blend(data: SimilarData, store, q: int, limit: int) -> list[Suggestion]:
+    rows, semantic = candidates(data, store, q)
+    first = data.cosine(q, rows) + rel.bonus(rel.features(data, q, rows))
+    order = np.argsort(-first, kind="stable")[:SHORTLIST * limit]
+    heads = [int(h) for h in rows[order]]
+    is_semantic = {int(h) for h in rows[semantic]}
+    own = data.family.members(data.head[q])
+    own = own[own != q]
+    reps = [_representative(data, q, data.family.members(h) if data.family.of[h] >= 0 else np.array([h]))
+            for h in heads]
+    if len(own):
+        reps.append(_representative(data, q, own))
+        heads.append(int(data.head[q]))
+    flags = rel.features(data, q, np.array(reps, dtype=np.int64))
+    score = data.cosine(q, np.array(reps, dtype=np.int64)) + rel.bonus(flags)
+    chosen, ranked = _diverse(data, reps, score, limit)
+    shown = [reps[i] for i in chosen]
+    info = store.rows([int(r) for r in shown])
+    records = _pcs_records(data, store, q, shown)
+    out = []
+    for i, final in zip(chosen, ranked):
+        row, head = reps[i], heads[i]
+        members = own if head == data.head[q] else data.family.members(head)
+        row_flags = {name: bool(values[i]) for name, values in flags.items()}
+        reasons = rel.describe(data, q, row, row_flags, head in is_semantic, records)
+        variants, codes, also = _variants(data, row, members[members != row] if len(members) else members)
+        r = info[row]
+        out.append(Suggestion(r.system, r.code, r.title, r.billable, round(final, 4), reasons, variants, codes, also))
+    return out
+
+
+def _representative(data: SimilarData, q: int, members: np.ndarray) -> int:
+    """The member most like the query: same 7th character / qualifier, then same side, then the other side."""
+    if len(members) == 1:
+        return int(members[0])
+    sides = data.side[members]
+    match = 4 * (data.detail[members] == data.detail[q]) + 2 * (sides == data.side[q]) + np.isin(sides, ("left", "right"))
+    return int(members[int(np.argmax(match))])
+
+
+def _diverse(data: SimilarData, reps: list[int], score: np.ndarray, limit: int) -> tuple[list[int], list[float]]:
+    """Greedy pick by score, each further pick under an already-used parent paying a small penalty."""
+    used: dict[int, int] = {}
+    left = list(range(len(reps)))
+    chosen, ranked = [], []
+
+    def adjusted(i: int) -> float:
+        return float(score[i]) - REPEAT_PENALTY * used.get(int(data.anchor.of[reps[i]]), 0)
+    while left and len(chosen) < limit:
+        best = max(left, key=lambda i: (adjusted(i), -i))
+        chosen.append(best)
+        ranked.append(adjusted(best))
+        left.remove(best)
+        anchor = int(data.anchor.of[reps[best]])
+        used[anchor] = used.get(anchor, 0) + 1
+    return chosen, ranked
+
+
+def _variants(data: SimilarData, row: int, others: np.ndarray) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    if not len(others):
+        return (), (), ""
+    sides = tuple(sorted({s for s in data.side[others] if s and s != data.side[row]}, key=_side_order))
+    mine = rel.short_detail(str(data.detail[row]))
+    details = tuple(dict.fromkeys(rel.short_detail(d) for d in data.detail[others]
+                                  if d and rel.short_detail(d) != mine))
+    if not sides and not details:  # e.g. only open/closed fracture differ: the short words would hide that
+        details = tuple(dict.fromkeys(str(d).lower() for d in data.detail[others] if d and d != data.detail[row]))
+    parts = [" / ".join(sides), ", ".join(details)]
+    also = "also: " + "; ".join(p for p in parts if p) if any(parts) else ""
+    return sides + details, tuple(str(c) for c in data.code[others[:MAX_VARIANT_CODES]]), also
+
+
+def _side_order(side: str) -> tuple[int, str]:
+    return (SIDES.index(side) if side in SIDES else len(SIDES), side)
+
+
+def _pcs_records(data: SimilarData, store, q: int, rows: list[int]) -> dict:
+    if data.system[q] != PCS:
+        return {}
+    wanted = [int(q)] + [int(r) for r in rows]
+    by_code = store.records(PCS, [str(data.code[r]) for r in wanted])
+    return {r: by_code.get(str(data.code[r])) for r in wanted}

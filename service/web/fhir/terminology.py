@@ -1,0 +1,165 @@
+"""The index seen through FHIR: code systems by canonical URI and the resources the operations answer with."""
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timezone
+
+from embeddings.documents import synonyms
+from service.web.fhir.params import FHIR_VERSION, MEDIA_TYPE, FhirError, every, integer, one, parameters
+
+DEFAULT_COUNT = 20
+MAX_EXPAND_OFFSET = 10**9
+# Code systems loaded from an operator's file (--custom cpt=...) have no official URI medcodes may claim for them.
+LOCAL_URI_PREFIX = "urn:medcodes:"
+# SNOMED CT "Synonym" designation use, the usual marker for alternative wordings in $lookup designations.
+SYNONYM = {"system": "http://snomed.info/sct", "code": "900000000000013009", "display": "Synonym"}
+# Grouping rows that are not codes a user can choose; they are marked abstract in expansions.
+GROUPING_KINDS = frozenset({"chapter", "block", "section", "body_system", "table"})
+PROPERTIES = [{"code": "parent", "type": "code", "description": "the code one level up"},
+              {"code": "child", "type": "code", "description": "a code one level down"},
+              {"code": "billable", "type": "boolean", "description": "valid for claims (a leaf code)"}]
+
+
+def system_uri(name: str, info: dict) -> str:
+    """The official URI of a built-in system; urn:medcodes:NAME for a user-supplied one."""
+    return info.get("fhir_uri") or f"{LOCAL_URI_PREFIX}{name}"
+
+
+class Terminology:
+    """Answers the terminology operations from the loaded index."""
+
+    def __init__(self, engine, settings):
+        self.engine, self.store, self.settings = engine, engine.store, settings
+        self.by_uri = {system_uri(name, info): name for name, info in self.store.systems.items()}
+
+    def system(self, uri: str, version: str | None = None) -> str:
+        if "|" in uri:  # a canonical reference may carry its version: http://hl7.org/fhir/sid/icd-10-cm|FY2026
+            uri, _, pinned = uri.partition("|")
+            version = version or pinned or None
+        name = self.by_uri.get(uri)
+        if name is None:
+            raise FhirError(404, "not-found", f"CodeSystem {uri[:200]!r} is not known to this server; "
+                                              f"known: {', '.join(self.by_uri) or 'none'}")
+        have = self.version(name)
+        if version and version != have:
+            raise FhirError(404, "not-found", f"version {version[:40]!r} of {uri} is not loaded; this server has {have}")
+        return name
+
+    def value_set(self, url: str) -> str:
+        base, marker, rest = url.partition("?fhir_vs")
+        if marker and rest:
+            raise FhirError(400, "not-supported", f"only the implicit value set of all codes ({base}?fhir_vs) is "
+                                                  f"supported, not {url[:200]!r}")
+        return self.system(base)
+
+    def uri(self, name: str) -> str:
+        return system_uri(name, self.store.systems[name])
+
+    def version(self, name: str) -> str:
+        return self.store.systems[name].get("version", "")
+
+    def record(self, name: str, code: str):
+        """The record whose official code is exactly `code`; a near miss ('k922') is reported, not accepted."""
+        record = self.store.record(name, code)
+        if record is not None and record.code == code:
+            return record, None
+        hint = f"; did you mean {record.code!r}?" if record is not None else ""
+        return None, f"code {code[:40]!r} is not in {self.uri(name)} (version {self.version(name)}){hint}"
+
+    def code_system(self, name: str) -> dict:
+        info = self.store.systems[name]
+        return {"resourceType": "CodeSystem", "id": name, "url": self.uri(name), "version": info.get("version"),
+                "name": re.sub(r"[^A-Za-z0-9_]", "", info.get("title", name).upper()) or name.upper(),
+                "title": info.get("title", name), "status": "active", "experimental": False,
+                "publisher": info.get("source", ""), "copyright": info.get("licence", ""), "caseSensitive": True,
+                "hierarchyMeaning": "is-a", "content": "not-present",
+                "count": int(info.get("counts", {}).get("codes", 0)), "property": PROPERTIES}
+
+    def lookup(self, params: dict) -> dict:
+        name = self.system(one(params, "system", required=True), one(params, "version"))
+        record, problem = self.record(name, one(params, "code", required=True))
+        if record is None:
+            raise FhirError(404, "not-found", problem)
+        wanted = set(every(params, "property"))
+        props = ([("parent", {"valueCode": record.parent})] if record.parent else [])
+        props += [("child", {"valueCode": row.code}) for row in self.store.children(name, record.code)]
+        props += [("billable", {"valueBoolean": record.billable})]
+        pairs = [("name", {"valueString": self.store.systems[name].get("title", name)}),
+                 ("version", {"valueString": self.version(name)}), ("display", {"valueString": record.title})]
+        pairs += [("designation", {"part": [{"name": "language", "valueCode": "en"},
+                                            {"name": "use", "valueCoding": SYNONYM},
+                                            {"name": "value", "valueString": term}]}) for term in synonyms(record)]
+        pairs += [("property", {"part": [{"name": "code", "valueCode": code}, {"name": "value", **value}]})
+                  for code, value in props if not wanted or code in wanted]
+        return parameters(*pairs)
+
+    def validate(self, name: str, code: str, display: str | None) -> dict:
+        record, problem = self.record(name, code)
+        if record is None:
+            return parameters(("result", {"valueBoolean": False}), ("message", {"valueString": problem}))
+        shown = ("result", {"valueBoolean": True}), ("display", {"valueString": record.title})
+        if display is None or _words(display) in {_words(t) for t in [record.title, *synonyms(record)]}:
+            return parameters(*shown)
+        message = f"{display[:200]!r} is not a display of {code}; the official display is {record.title!r}"
+        return parameters(("result", {"valueBoolean": False}), ("message", {"valueString": message}), shown[1])
+
+    def expand(self, params: dict) -> dict:
+        url = one(params, "url", required=True)
+        name = self.value_set(url)
+        count = integer(params, "count", DEFAULT_COUNT, self.settings.max_limit)
+        text = one(params, "filter")
+        filtered = bool(text and text.strip())
+        offset = integer(params, "offset", 0, self.settings.max_offset if filtered else MAX_EXPAND_OFFSET)
+        if filtered:
+            result = self.engine.search(text, name, None, None, max(count, 1), offset)
+            total, rows = result.total, [(h.code, h.title, h.kind) for h in result.hits][:count]
+        else:
+            total = int(self.store.systems[name].get("counts", {}).get("codes", 0))
+            rows = [(r.code, r.title, r.kind) for r in self.store.page(name, count, offset)]
+        uri, version = self.uri(name), self.version(name)
+        used = [("url", {"valueUri": url}), ("count", {"valueInteger": count}), ("offset", {"valueInteger": offset}),
+                ("used-codesystem", {"valueUri": f"{uri}|{version}"})] + ([("filter", {"valueString": text})]
+                                                                         if text else [])
+        contains = [{"system": uri, "version": version, "code": code, "display": title}
+                    | ({"abstract": True} if kind in GROUPING_KINDS else {}) for code, title, kind in rows]
+        expansion = {"identifier": f"urn:uuid:{uuid.uuid4()}", "timestamp": now(), "total": total, "offset": offset,
+                     "parameter": [{"name": n, **v} for n, v in used]}
+        if contains:
+            expansion["contains"] = contains
+        return {"resourceType": "ValueSet", "url": f"{uri}?fhir_vs", "version": version, "status": "active",
+                "name": f"All{self.code_system(name)['name']}Codes", "expansion": expansion}
+
+    def capabilities(self, terminology: bool) -> dict:
+        common = {"status": "active", "date": self.store.manifest.get("built_at") or now(), "kind": "instance",
+                  "software": {"name": "medcodes", "version": "0.1.0"},
+                  "implementation": {"description": "medcodes terminology service over ICD-10-CM / ICD-10-PCS; "
+                                                    f"user-supplied code systems are served as {LOCAL_URI_PREFIX}NAME"}}
+        if terminology:
+            versions = [{"uri": uri, "version": [{"code": self.version(name), "isDefault": True,
+                                                  "property": [p["code"] for p in PROPERTIES]}]}
+                        for uri, name in self.by_uri.items()]
+            return {"resourceType": "TerminologyCapabilities", **common, "codeSystem": versions,
+                    "expansion": {"hierarchical": False, "paging": True, "incomplete": False,
+                                  "parameter": [{"name": n} for n in ("url", "filter", "count", "offset")],
+                                  "textFilter": "Words or a code; ranked by the hybrid search (words and meaning)."},
+                    "validateCode": {"translations": False}}
+
+        def op(name: str, resource: str) -> dict:
+            return {"name": name, "definition": f"http://hl7.org/fhir/OperationDefinition/{resource}-{name}"}
+        resources = [{"type": "CodeSystem", "interaction": [{"code": "read"}, {"code": "search-type"}],
+                      "searchParam": [{"name": "url", "type": "uri"}],
+                      "operation": [op("lookup", "CodeSystem"), op("validate-code", "CodeSystem")]},
+                     {"type": "ValueSet", "operation": [op("expand", "ValueSet"), op("validate-code", "ValueSet")]}]
+        return {"resourceType": "CapabilityStatement", **common, "fhirVersion": FHIR_VERSION,
+                "format": [MEDIA_TYPE, "json"],
+                "instantiates": ["http://hl7.org/fhir/CapabilityStatement/terminology-server"],
+                "rest": [{"mode": "server", "resource": resources}]}
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _words(text: str) -> str:
+    return " ".join(text.lower().split())
