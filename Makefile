@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run install install-test build serve test eval bench loadtest clean
+.PHONY: run install install-test build serve test test-fast lint eval bench loadtest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,16 +39,25 @@ serve: install
 
 run: build serve
 
-test: install-test
+# ruff (style, import order) and mypy (strict on embeddings/index and service/search) are part of the test.
+lint: install-test
+	$(BIN)/ruff check embeddings service tests
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest -q
+
+# The inner loop: stub encoder and fixture index only; no browser, no real model, no notebooks.
+test-fast: install-test
+	$(BIN)/python -m pytest -q -m "not browser and not model and not slow" -x
 
 eval: install-test build
 	$(BIN)/medcodes evaluate
 
-bench: install build
+bench: install-test build
 	$(BIN)/python -m service.perf.bench --rebuild
 
-loadtest: install build
+loadtest: install-test build
 	$(BIN)/python -m service.perf.loadtest
 
 clean:

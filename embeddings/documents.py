@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from embeddings.codesets.pcs_axes import APPROACH_PLAIN_WORDS
 from embeddings.codesets.content import ContentEntry
+from embeddings.codesets.pcs_axes import APPROACH_PLAIN_WORDS
 from embeddings.records import Code
 
 MAX_TERMS_EMBEDDED = 6

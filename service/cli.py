@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from embeddings.index.build import BuildError, BuildRequest, build_index
 from embeddings.codesets import BUILTIN_SYSTEMS, SourceError
+from embeddings.index.build import BuildError, BuildRequest, build_index
 from embeddings.index.format import IndexLoadError
 from embeddings.settings import Settings, settings_table
 from service.search.query import QueryError
@@ -191,7 +191,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--if-stale", action="store_true", help="skip the build when the index is already current")
     b.set_defaults(func=cmd_build)
 
-    s = sub.add_parser("search", help="search; with no QUERY, reads one query per line from stdin: text or a JSON object {\"q\": ..., \"system\", \"limit\", ...} (JSON lines out)")
+    s = sub.add_parser("search", help="search; with no QUERY, reads one query per line from stdin: text or a JSON "
+                                      "object {\"q\": ..., \"system\", \"limit\", ...} (JSON lines out)")
     s.add_argument("query", nargs="*")
     s.add_argument("--system")
     s.add_argument("--chapter")

@@ -34,5 +34,6 @@ def engine(fixture_settings):
 @pytest.fixture(scope="session")
 def client(fixture_settings, engine):
     from fastapi.testclient import TestClient
+
     from service.web.app import create_app
     return TestClient(create_app(fixture_settings, engine), raise_server_exceptions=False)

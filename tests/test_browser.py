@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from browser_support import MARKS, chromium, open_page, screenshot_dir, serve
 
 pytestmark = MARKS

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-
 from browser_support import MARKS, chromium, open_page, serve
+
 from embeddings.codesets.content import SECTIONS
 
 SYSTEM, CODE, SHORT, PACK = "demo", "ZZ101", "ZZ102", "knee-notes"

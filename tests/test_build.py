@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embeddings.encoders.stub import StubEncoder
 from embeddings.index import format as ix
 from embeddings.index.build import BuildError, BuildRequest, build_index, build_lock, builds_dir
-from embeddings.encoders.stub import StubEncoder
 from embeddings.settings import Settings
 from service.search.engine import SearchEngine
 

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from embeddings.index.build import BuildRequest, build_index
 from embeddings.codesets.base import SourceError
 from embeddings.codesets.content import SECTIONS, load_pack, parse_text
+from embeddings.index.build import BuildRequest, build_index
 from embeddings.settings import Settings
 from service.search.engine import SearchEngine
 

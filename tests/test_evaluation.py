@@ -7,9 +7,12 @@ import pytest
 from conftest import FIXTURE_PREFIXES
 
 from embeddings.index.build import BuildRequest
+from service.evaluation import gate as gt
+from service.evaluation import heldout as ho
+from service.evaluation import metrics as mt
 from service.evaluation import report as er
-from service.evaluation import sets as es
 from service.evaluation import runner as ev
+from service.evaluation import sets as es
 
 FIXTURE_BASE = BuildRequest(prefixes=FIXTURE_PREFIXES)
 
@@ -26,19 +29,19 @@ def sets(engine):
 
 
 def outcome(rank, gains, ideal=1, ms=1.0):
-    return ev.Outcome("q", "q", "", ("X",), rank, gains, ideal, (), (), ms)
+    return mt.Outcome("q", "q", "", ("X",), rank, gains, ideal, (), (), ms)
 
 
 def test_metrics_match_hand_computed_values():
     outcomes = [outcome(1, (1, 0, 0), ms=2.0), outcome(3, (0, 0, 1), ms=4.0),
                 outcome(0, (0, 0, 0), ms=6.0), outcome(6, (0, 0, 0, 0, 0, 1, 1), ideal=2, ms=8.0)]
-    m = ev.metrics(outcomes)
+    m = mt.metrics(outcomes)
     assert m["recall@1"] == 0.25 and m["recall@5"] == 0.5 and m["recall@10"] == 0.75
     assert m["mrr@10"] == pytest.approx((1 + 1 / 3 + 1 / 6) / 4, abs=1e-4)
     last = (1 / 2.807355 + 1 / 3) / (1 + 1 / 1.584963)  # gains at ranks 6 and 7, two relevant codes exist
     assert m["ndcg@10"] == pytest.approx((1 + 0.5 + 0 + last) / 4, abs=1e-4)
     assert (m["p50_ms"], m["p95_ms"], m["queries"]) == (4.0, 8.0, 4)
-    assert ev.recall_curve(outcomes)[:3] == [0.25, 0.25, 0.5]
+    assert mt.recall_curve(outcomes)[:3] == [0.25, 0.25, 0.5]
 
 
 def test_relevance_is_an_undotted_prefix_in_the_same_system():
@@ -75,7 +78,7 @@ def _terms_column(index_dir, system, code):
 def test_held_out_terms_are_in_the_main_index_but_not_in_the_held_out_one(fixture_settings, report, sets, set_name):
     held = sets[set_name].held_out
     assert held
-    heldout_dir = es.heldout_dir(fixture_settings.index_dir)
+    heldout_dir = ho.heldout_dir(fixture_settings.index_dir)
     for (system, code), terms in held[:40]:
         main_terms = _terms_column(fixture_settings.index_dir, system, code)
         kept_terms = _terms_column(heldout_dir, system, code)
@@ -85,7 +88,7 @@ def test_held_out_terms_are_in_the_main_index_but_not_in_the_held_out_one(fixtur
 
 
 def test_held_out_build_encodes_only_changed_documents(fixture_settings, report, sets):
-    manifest = json.loads((es.heldout_dir(fixture_settings.index_dir) / "manifest.json").read_text())
+    manifest = json.loads((ho.heldout_dir(fixture_settings.index_dir) / "manifest.json").read_text())
     changed = {key for s in sets.values() for key, _terms in s.held_out}
     assert manifest["counts"] == json.loads((fixture_settings.index_dir / "manifest.json").read_text())["counts"]
     assert manifest["build"]["encoded"] <= len(changed)
@@ -98,24 +101,24 @@ def test_report_has_every_set_method_and_metric(report):
     for by_method in report.results.values():
         assert set(by_method) == names
         for m in by_method.values():
-            assert set(ev.GATED) <= set(m) and 0 <= m["recall@1"] <= m["recall@5"] <= m["recall@10"] <= 1
+            assert set(gt.GATED) <= set(m) and 0 <= m["recall@1"] <= m["recall@5"] <= m["recall@10"] <= 1
 
 
 def test_fixture_figures_hold_against_the_pinned_ones(report):
     """The regression gate of `make test`. MEDCODES_PIN_FIXTURE=1 re-pins after a deliberate change."""
     if os.environ.get("MEDCODES_PIN_FIXTURE") == "1":
-        ev.pin(report, "fixture")
-    found = ev.pinned_profile(ev.load_expected(), report.index)
+        gt.pin(report, "fixture")
+    found = gt.pinned_profile(gt.load_expected(), report.index)
     assert found, f"no pinned figures for {report.index}; run with MEDCODES_PIN_FIXTURE=1 to pin them"
-    checks = ev.check(report.results, found[1]["results"])
-    assert len(checks) == len(es.SET_NAMES) * len(ev.methods()) * len(ev.GATED)
+    checks = gt.check(report.results, found[1]["results"])
+    assert len(checks) == len(es.SET_NAMES) * len(ev.methods()) * len(gt.GATED)
     assert all(c.ok for c in checks), er.gate_text(checks, found[0], report.index)
 
 
 def test_gate_fails_on_a_drop_of_more_than_one_point():
     pinned = {"lay": {"hybrid": {"recall@10": 0.90, "mrr@10": 0.50}}}
-    within = ev.check({"lay": {"hybrid": {"recall@10": 0.891, "mrr@10": 0.70}}}, pinned)
-    below = ev.check({"lay": {"hybrid": {"recall@10": 0.889, "mrr@10": 0.50}}}, pinned)
+    within = gt.check({"lay": {"hybrid": {"recall@10": 0.891, "mrr@10": 0.70}}}, pinned)
+    below = gt.check({"lay": {"hybrid": {"recall@10": 0.889, "mrr@10": 0.50}}}, pinned)
     assert all(c.ok for c in within)
     assert [(c.metric, c.ok) for c in below] == [("recall@10", False), ("mrr@10", True)]
     assert "FAIL lay hybrid recall@10" in er.gate_text(below, "full", {"model": "m", "codes": 1})
@@ -132,7 +135,7 @@ def test_tables_name_every_method_and_the_ablation(report):
 def test_cli_evaluate_prints_the_table_and_the_gate(fixture_settings, monkeypatch, capsys, report):
     from service.cli import main
     monkeypatch.setenv("MEDCODES_CACHE_DIR", str(fixture_settings.cache_dir))
-    monkeypatch.setattr(es, "base_request", lambda _manifest: FIXTURE_BASE)  # the fixture manifest lacks it
+    monkeypatch.setattr(ho, "base_request", lambda _manifest: FIXTURE_BASE)  # the fixture manifest lacks it
     argv = ["--index", str(fixture_settings.index_dir), "--encoder", "stub", "evaluate"]
     assert main(argv + ["--set", "lay"]) == 0
     out = capsys.readouterr().out

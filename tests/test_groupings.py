@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from embeddings import groupings as gp
-from embeddings.index import format as ix
 from embeddings.codesets.base import package_file
+from embeddings.index import format as ix
 from embeddings.records import Code, code_key
 
 

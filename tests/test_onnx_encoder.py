@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from embeddings.encoders import onnx as ox
 from embeddings.encoders import make_encoder
+from embeddings.encoders import onnx as ox
 
 TEXTS = ["Acute myocardial infarction, unspecified", "heart attack", "Resection of gallbladder, percutaneous "
          "endoscopic approach", "bleeding from the gut", "Fracture of neck of left femur, initial encounter",

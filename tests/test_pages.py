@@ -5,7 +5,7 @@ import pytest
 
 bs4 = pytest.importorskip("bs4", reason="beautifulsoup4 is not installed (pip install beautifulsoup4)")
 
-from service.web.pages import highlight, link_codes  # noqa: E402
+from service.web.render import highlight, link_codes  # noqa: E402
 
 
 def html(response, status: int = 200):

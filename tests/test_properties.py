@@ -3,11 +3,12 @@ import string
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from embeddings.index.build import BuildRequest, build_index, builds_dir
 from embeddings.codesets import SourceError, custom, icd10cm, icd10pcs
 from embeddings.codesets.content import parse_text
+from embeddings.index.build import BuildRequest, build_index, builds_dir
 from embeddings.records import code_key
 from embeddings.settings import Settings
 from service.search.query import QueryError, fts_expression, parse

@@ -5,15 +5,16 @@ import numpy as np
 import pytest
 
 from embeddings import groupings as gp
-from embeddings.index.build import BuildRequest, build_index
 from embeddings.codesets.base import package_file
+from embeddings.index.build import BuildRequest, build_index
 from embeddings.records import code_key
 from embeddings.settings import Settings
 from service import cli
+from service.errors import UnknownCode
 from service.search.engine import SearchEngine
 from service.search.query import QueryError
-from service.similar.rank import UnknownCode, crosswalks, neighbours, similar_codes
 from service.similar.data import similar_data
+from service.similar.rank import crosswalks, neighbours, similar_codes
 from service.similar.relations import SEMANTIC
 from tests.conftest import FIXTURES
 

@@ -13,19 +13,20 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from tqdm import tqdm
 
 from embeddings import groupings
-from embeddings.index import format as ix
-from embeddings.index import store
-from embeddings.index.builds import BuildError, build_lock, builds_dir, prune, remove_debris, swap_in
-from embeddings.index.dense import build_dense, write_dense
-from embeddings.files import fsync_tree
 from embeddings.codesets import BUILTIN_SYSTEMS, CodeSet, load_codeset, package_version
 from embeddings.codesets import custom as custom_loader
 from embeddings.codesets.content import ContentEntry, load_pack
 from embeddings.documents import build_documents
 from embeddings.encoders import Encoder, make_encoder
 from embeddings.encoders.cache import EmbeddingCache, encode_all
+from embeddings.files import fsync_tree
+from embeddings.index import format as ix
+from embeddings.index import store
+from embeddings.index.builds import BuildError, build_lock, builds_dir, prune, remove_debris, swap_in
+from embeddings.index.dense import build_dense, write_dense
 from embeddings.records import Code, code_key
 from embeddings.settings import Settings
 
@@ -179,10 +180,11 @@ def validate_build(directory: Path, dim: int, ef_search: int) -> None:
         raise BuildError(f"the new index failed validation, the previous one keeps serving: {exc}") from None
 
 
-def match_content(packs, codes: list[Code]) -> tuple[list[ContentEntry], list[str]]:
+def match_content(packs: tuple[Path, ...] | list[Path], codes: list[Code]) -> tuple[list[ContentEntry], list[str]]:
     """Attach pack entries to codes by (system, code) ignoring dots and case; unknown codes become warnings."""
     by_key = {(c.system, c.key): c for c in codes}
-    matched, warnings = [], []
+    matched: list[ContentEntry] = []
+    warnings: list[str] = []
     for folder in packs:
         report = load_pack(Path(folder))
         warnings.extend(report.warnings)
@@ -208,9 +210,8 @@ def _counts(codesets: list[CodeSet]) -> dict:
             "billable": sum(c["billable"] for c in per.values()), "systems": per}
 
 
-def _progress_bar():
-    from tqdm import tqdm
-    bar = {}
+def _progress_bar() -> Callable[[int, int], None]:
+    bar: dict[str, tqdm] = {}
 
     def update(done: int, total: int) -> None:
         if "bar" not in bar:

@@ -16,11 +16,13 @@ def build_dense(vectors: np.ndarray, kind: str, m: int = 32, ef_construction: in
                 min_hnsw: int = HNSW_MIN_VECTORS) -> faiss.Index:
     """Inner product on normalised vectors (= cosine). HNSW for speed at full size, flat where exact is wanted."""
     dim = vectors.shape[1]
+    index: faiss.Index
     if kind == "flat" or len(vectors) < min_hnsw:
         index = faiss.IndexFlatIP(dim)
     elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = ef_construction
+        hnsw = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = ef_construction
+        index = hnsw
     else:
         raise ValueError(f"unknown index type {kind!r}; use 'hnsw' or 'flat'")
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))

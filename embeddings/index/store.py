@@ -245,8 +245,7 @@ class IndexStore:
         pos = int(np.searchsorted(ids, row_id))  # ids are written in ascending catalogue order
         if pos >= len(ids) or ids[pos] != row_id:
             return None
-        vector: np.ndarray = self.dense[system].reconstruct(pos)
-        return vector
+        return np.asarray(self.dense[system].reconstruct(pos), dtype=np.float32)
 
     # -- code keys ----------------------------------------------------------------------------------
     def keys_from(self, key: str, system: str | None, limit: int) -> list[KeyRow]:

@@ -1,14 +1,10 @@
 """Evaluation output: text and Markdown tables, the gate verdict, plots, failure tables and notebook execution."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from embeddings.locate import repo_file
+from service.evaluation.metrics import by_kind, recall_curve
 
 COLUMNS = (("R@1", "recall@1"), ("R@5", "recall@5"), ("R@10", "recall@10"), ("MRR@10", "mrr@10"),
            ("nDCG@10", "ndcg@10"), ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms"), ("n", "queries"))
-NOTEBOOK = repo_file("notebooks", "evaluation.ipynb")
 
 
 def _rows(results: dict, only=None) -> list[list[str]]:
@@ -55,7 +51,6 @@ def ablation_table(results: dict, metric: str = "recall@10", base: str = "hybrid
 def kind_table(outcomes_by_method: dict, methods=("bm25", "dense", "hybrid", "hybrid+qu"),
                metric: str = "recall@10") -> str:
     """Markdown: `metric` per query kind (rows) and method (columns) for one query set."""
-    from service.evaluation.runner import by_kind
     per = {m: by_kind(outcomes_by_method[m]) for m in methods}
     kinds = list(next(iter(per.values())))
     lines = ["| kind | n | " + " | ".join(methods) + " |", "|" + "---|" * (len(methods) + 2)]
@@ -87,7 +82,6 @@ def failures(outcomes: list, limit: int = 25, top: int = 3) -> str:
 
 def plot_recall_curves(report, methods=("bm25", "dense", "hybrid", "hybrid+qu")):
     import matplotlib.pyplot as plt
-    from service.evaluation.runner import recall_curve
     fig, axes = plt.subplots(1, len(report.outcomes), figsize=(4.5 * len(report.outcomes), 3.6), squeeze=False)
     for ax, (set_name, by_method) in zip(axes[0], report.outcomes.items()):
         for method in methods:
@@ -113,53 +107,3 @@ def plot_latency(report, methods=("bm25", "dense", "hybrid", "hybrid+qu")):
     ax.legend()
     fig.tight_layout()
     return fig
-
-
-def execute_notebook(path: Path = NOTEBOOK, env: dict | None = None, save_to: Path | None = None,
-                     timeout: int = 1800):
-    """Run every cell headlessly (nbclient) with `env` set for the kernel; optionally save the executed copy."""
-    import nbformat
-    from nbclient import NotebookClient
-    notebook = nbformat.read(path, as_version=4)
-    saved = {k: os.environ.get(k) for k in (env or {})}
-    os.environ.update(env or {})
-    try:
-        NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(Path(path).parent)}}).execute()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    if save_to:
-        nbformat.write(notebook, save_to)
-    return notebook
-
-
-def cli(argv=None) -> int:
-    """`python -m service.evaluation.report [--pin NAME] [--notebook] [--set NAME]`: evaluate, pin figures, run the notebook."""
-    import argparse
-    from embeddings.settings import Settings
-    from service.evaluation import runner as ev
-    from service.search.engine import SearchEngine
-    p = argparse.ArgumentParser(prog="python -m service.evaluation.report")
-    p.add_argument("--pin", metavar="PROFILE", help="write this run's figures to data/eval/expected.json")
-    p.add_argument("--notebook", action="store_true", help="execute notebooks/evaluation.ipynb in place")
-    p.add_argument("--set", dest="sets", action="append")
-    args = p.parse_args(argv)
-    if args.notebook:
-        execute_notebook(save_to=NOTEBOOK)
-        print(f"executed {NOTEBOOK}")
-        return 0
-    engine = SearchEngine.open(Settings.from_env())
-    report = ev.evaluate_index(engine, tuple(args.sets or ev.es.SET_NAMES))
-    print(text_table(report.results))
-    if args.pin:
-        ev.pin(report, args.pin)
-        print(f"pinned as {args.pin!r} in {ev.EXPECTED}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(cli())

@@ -10,8 +10,8 @@ import numpy as np
 from embeddings.locate import repo_root
 from embeddings.settings import Settings
 from service.similar import relations as rel
-from service.similar.rank import neighbours, similar_codes
 from service.similar.data import similar_data
+from service.similar.rank import neighbours, similar_codes
 
 SAMPLE = 500
 SEED = 4

@@ -15,8 +15,8 @@ import faiss
 import numpy as np
 
 from embeddings.settings import Settings
-from service.search.engine import SearchEngine
 from service.perf.httpload import Server, run_load
+from service.search.engine import SearchEngine
 from service.similar.rank import similar_codes
 
 LAY_QUERIES = Path("data/eval/lay_queries.tsv")

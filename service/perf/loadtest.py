@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
+from embeddings.index.store import IndexStore
 from embeddings.settings import Settings
 from service.perf.httpload import Server, run_load
-from embeddings.index.store import IndexStore
 
 
 def request_mix(index_dir: Path, count: int = 400, seed: int = 7) -> list[str]:

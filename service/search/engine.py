@@ -12,9 +12,9 @@ from embeddings.index.store import CodeRow, IndexStore
 from embeddings.settings import Settings
 from service.errors import QueryError
 from service.search import query as q
-from service.search.query import STEM
 from service.search import understanding as qu
 from service.search.fusion import Fusion
+from service.search.query import STEM
 from service.search.retrievers import CodeRetriever, DenseRetriever, LexicalRetriever, QueryEmbeddings
 
 MODES = ("hybrid", "lexical", "dense")

@@ -90,7 +90,7 @@ class QueryEmbeddings:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        vector = self.encoder.encode([key])[0]
+        vector: np.ndarray = self.encoder.encode([key])[0]
         with self._lock:
             self._cache[key] = vector
             while len(self._cache) > self.size:

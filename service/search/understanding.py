@@ -35,6 +35,10 @@ CONDITION_WORDS = frozenset("""complication complications status history hx reje
 presence absence aftercare infection disorder disease syndrome pain""".split())
 
 
+# Table matches of a query: word position -> (number of words matched, the entries of that term).
+Matches = dict[int, tuple[int, tuple["Entry", ...]]]
+
+
 @dataclass(frozen=True)
 class Entry:
     term: str
@@ -125,11 +129,6 @@ class Speller:
         return best[0]
 
 
-def model_words(encoder) -> frozenset[str]:
-    """Whole words (4+ letters) the sentence model's tokenizer knows: real English, never taken for typos."""
-    return encoder.vocabulary()
-
-
 class Understanding:
     """Turns a parsed query into lexical slots and dense text, using the features asked for."""
 
@@ -195,7 +194,7 @@ class Understanding:
                 i += 1
         return found
 
-    def _completion(self, words: list[str], matches, system: str | None) -> dict[int, tuple[int, tuple[Entry, ...]]]:
+    def _completion(self, words: list[str], matches: Matches, system: str | None) -> dict[int, tuple[int, tuple[Entry, ...]]]:
         """The table term the query ends in when its unknown last word is the start of the term's last word
         ('heart attac' -> 'heart attack'): the longest such term, then the shortest completion."""
         last = len(words) - 1
@@ -217,18 +216,19 @@ class Understanding:
             return {}
         return {best[1]: (best[2], best[3])}
 
-    def _corrections(self, words: list[str], matches) -> dict[str, str]:
+    def _corrections(self, words: list[str], matches: Matches) -> dict[str, str]:
         covered = {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
         out = {}
         for j, word in enumerate(words):
             if j not in covered:
-                fixed = self.speller.correct(word)
+                fixed = self.speller.correct(word) if self.speller else None
                 if fixed and fixed != word:
                     out[word] = fixed
         return out
 
     @staticmethod
-    def _dense_text(text, words, corrections, expansions, features) -> str:
+    def _dense_text(text: str, words: list[str], corrections: dict[str, str], expansions: list[Expansion],
+                    features: frozenset[str]) -> str:
         dense = _replace_words(text, corrections) if "spell_dense" in features and corrections else text
         if "expand_dense" in features and expansions:
             dense += " (" + "; ".join(e.expansion for e in expansions) + ")"
@@ -256,7 +256,7 @@ def _encounter(words: list[str], cues: set[str]) -> str:
     return ""
 
 
-def _intent(words: list[str], matches) -> str:
+def _intent(words: list[str], matches: Matches) -> str:
     procedure = any(w in PROCEDURE_WORDS or w.endswith(PROCEDURE_SUFFIXES) for w in words) or any(
         e.system == "icd10pcs" for _n, entries in matches.values() for e in entries)
     return "icd10pcs" if procedure and not CONDITION_WORDS & set(words) else ""

@@ -7,8 +7,8 @@ import numpy as np
 
 from embeddings.groupings import ICD9, PCS
 from embeddings.records import code_key
+from service.errors import QueryError, no_such_code
 from service.similar import relations as rel
-from service.errors import QueryError, UnknownCode, no_such_code
 from service.similar.data import SimilarData, similar_data
 
 NEIGHBOURS = 100       # FAISS neighbours taken as candidates (a code's own 7th-character family can fill 50)

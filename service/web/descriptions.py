@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from embeddings.codesets.pcs_axes import APPROACH_PLAIN_WORDS, AXIS_NAMES, SECTIONS as PCS_SECTIONS
+from embeddings.codesets.pcs_axes import APPROACH_PLAIN_WORDS, AXIS_NAMES
+from embeddings.codesets.pcs_axes import SECTIONS as PCS_SECTIONS
 from embeddings.documents import procedure_sentence
 from embeddings.records import Code
 

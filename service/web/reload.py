@@ -7,9 +7,12 @@ import logging
 import signal
 import threading
 
+import anyio
+
+from embeddings.index.format import IndexLoadError
 from embeddings.settings import Settings
-from service.web.app import create_app
 from service.search.engine import SearchEngine
+from service.web.app import create_app
 
 log = logging.getLogger("medcodes.reload")
 
@@ -78,12 +81,10 @@ class ReloadingApp:
 
 
 def _plain(exc: Exception) -> str:
-    from embeddings.index.format import IndexLoadError
     return str(exc) if isinstance(exc, IndexLoadError) else "the new index could not be opened"
 
 
 async def _in_thread(fn):
-    import anyio
     return await anyio.to_thread.run_sync(fn)
 
 

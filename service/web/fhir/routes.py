@@ -1,13 +1,24 @@
 """FHIR R4 terminology routes: metadata, CodeSystem read/search/$lookup/$validate-code, ValueSet operations."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Any, Callable
 
-from service.web.fhir.params import (ISSUE_CODES, MAX_BODY_BYTES, MEDIA_TYPE, FhirError, FhirResponse, one, outcome,
-                                 parameters, read_params)
-from service.web.fhir.terminology import MAX_EXPAND_OFFSET, Terminology, system_uri
+from anyio import CapacityLimiter, to_thread
+from fastapi import APIRouter, Depends, Request
 
-__all__ = ["ISSUE_CODES", "FhirError", "outcome", "router", "system_uri"]
+from embeddings.settings import Settings
+from service.web.fhir.params import (
+    MAX_BODY_BYTES,
+    MEDIA_TYPE,
+    FhirError,
+    FhirResponse,
+    one,
+    parameters,
+    read_params,
+)
+from service.web.fhir.terminology import MAX_EXPAND_OFFSET, Terminology
+
+DEFAULTS = Settings()
 
 ERROR_TEXT = {400: "bad or missing parameter (OperationOutcome)", 404: "unknown code system, version or code",
               406: "a format other than JSON was asked for", 413: f"request body over {MAX_BODY_BYTES} bytes",
@@ -46,90 +57,123 @@ def documented(kinds: tuple[str, ...], params: tuple[tuple, ...], errors=(400, 4
     return extra
 
 
-def router(engine, settings) -> APIRouter:
-    tx = Terminology(engine, settings)
-    fhir = APIRouter(default_response_class=FhirResponse)
-    # An empty parameter counts as not given, as in FHIR search; a required one must have a value.
-    text, needed = {"type": "string", "maxLength": 1000}, {"type": "string", "minLength": 1, "maxLength": 1000}
-    system_doc = ("system", "code system URI, e.g. http://hl7.org/fhir/sid/icd-10-cm", text)
-    url_doc = ("url", "value set URL: the system URI, optionally with ?fhir_vs", needed, True)
+def get_terminology(request: Request) -> Terminology:
+    tx: Terminology = request.app.state.terminology
+    return tx
 
-    @fhir.get("/metadata", summary="CapabilityStatement, or TerminologyCapabilities with mode=terminology",
-              openapi_extra=documented(("CapabilityStatement", "TerminologyCapabilities"),
-                                       (("mode", "full, normative or terminology (empty: not given)",
-                                         {"type": "string", "enum": ["", "full", "normative", "terminology"]}),),
-                                       errors=(400, 406)))
-    async def metadata(request: Request):
-        mode = one(await read_params(request), "mode")
-        if mode not in (None, "full", "normative", "terminology"):
-            raise FhirError(400, "invalid", f"mode must be full, normative or terminology, got {mode[:40]!r}")
-        return tx.capabilities(mode == "terminology")
 
-    def operation(path: str, summary: str, kinds: tuple[str, ...], *params: tuple):
-        """GET with query parameters and POST with a Parameters body, as FHIR operations allow."""
-        def register(endpoint):
-            for method in ("GET", "POST"):
-                post = method == "POST"
-                fhir.add_api_route(path, endpoint, methods=[method], summary=summary,
-                                   operation_id=f"fhir_{endpoint.__name__}_{method.lower()}",
-                                   openapi_extra=documented(kinds, params, (400, 404, 406, 413, 415) if post
-                                                            else (400, 404, 406), body=post))
-            return endpoint
-        return register
+TerminologyDep = Annotated[Terminology, Depends(get_terminology)]
+# Terminology work is blocking (search, SQLite): it runs in worker threads, at most this many at once, so a slow
+# $expand?filter= never stalls the event loop (and /health with it).
+FHIR_THREADS = CapacityLimiter(8)
 
-    @operation("/CodeSystem/$lookup", "Display, designations, properties", ("Parameters",),
-               system_doc[:2] + (needed, True), ("code", "the code, e.g. K92.2", needed, True),
-               ("version", "optional", text),
-               ("property", "parent, child or billable (repeatable)",
-                {"type": "string", "enum": ["", "parent", "child", "billable"]}))
-    async def lookup(request: Request):
-        return tx.lookup(await read_params(request))
 
-    @operation("/CodeSystem/$validate-code", "Is the code (and display) valid?", ("Parameters",),
-               ("url", "code system URI (or use system)", text), system_doc, ("code", "the code", needed, True),
-               ("display", "optional display to check", text))
-    async def validate_code(request: Request):
-        params = await read_params(request)
-        uri = one(params, "url") or one(params, "system", required=True)
-        name = tx.system(uri, one(params, "version"))
-        return tx.validate(name, one(params, "code", required=True), one(params, "display"))
+async def blocking(fn: Callable[..., Any], *args: Any) -> Any:
+    return await to_thread.run_sync(fn, *args, limiter=FHIR_THREADS)
 
-    @operation("/ValueSet/$validate-code", "Is the code in the value set?", ("Parameters",), url_doc, system_doc,
-               ("code", "the code", needed, True), ("display", "optional", text))
-    async def value_set_validate(request: Request):
-        params = await read_params(request)
-        name = tx.value_set(one(params, "url", required=True))
-        system = one(params, "system")
-        if system and tx.system(system) != name:
-            return parameters(("result", {"valueBoolean": False}),
-                              ("message", {"valueString": f"{system} is not the code system of this value set"}))
-        return tx.validate(name, one(params, "code", required=True), one(params, "display"))
 
-    @operation("/ValueSet/$expand", "Codes of a system's implicit value set", ("ValueSet",), url_doc,
-               ("filter", "text to match (typeahead)", text),
-               ("count", "codes to return", {"type": "integer", "minimum": 0, "maximum": settings.max_limit}),
-               ("offset", f"codes to skip (at most {settings.max_offset} with a filter)",
-                {"type": "integer", "minimum": 0, "maximum": MAX_EXPAND_OFFSET}))
-    async def expand(request: Request):
-        return tx.expand(await read_params(request))
+router = fhir = APIRouter(default_response_class=FhirResponse)
+# An empty parameter counts as not given, as in FHIR search; a required one must have a value.
+text, needed = {"type": "string", "maxLength": 1000}, {"type": "string", "minLength": 1, "maxLength": 1000}
+system_doc = ("system", "code system URI, e.g. http://hl7.org/fhir/sid/icd-10-cm", text)
+url_doc = ("url", "value set URL: the system URI, optionally with ?fhir_vs", needed, True)
 
-    @fhir.get("/CodeSystem", summary="The code systems this server has (searchset Bundle)",
-              openapi_extra=documented(("Bundle",), (("url", "only the code system with this URI", text),),
-                                       errors=(400, 406)))
-    async def code_systems(request: Request):
-        url = one(await read_params(request), "url")
-        names = [n for u, n in tx.by_uri.items() if url in (None, u)]
-        base = str(request.base_url).rstrip("/") + "/fhir/CodeSystem/"
-        return {"resourceType": "Bundle", "type": "searchset", "total": len(names),
-                "entry": [{"fullUrl": base + n, "resource": tx.code_system(n), "search": {"mode": "match"}}
-                          for n in names]}
 
-    @fhir.get("/CodeSystem/{name}", summary="One code system (content not-present: use $lookup / $expand)",
-              openapi_extra=documented(("CodeSystem",), (), errors=(404,)))
-    async def code_system(name: str):
-        if name not in tx.by_uri.values():
-            ids = ", ".join(tx.by_uri.values())
-            raise FhirError(404, "not-found", f"no CodeSystem with id {name[:40]!r}; ids: {ids}")
-        return tx.code_system(name)
+@fhir.get("/metadata", summary="CapabilityStatement, or TerminologyCapabilities with mode=terminology",
+          openapi_extra=documented(("CapabilityStatement", "TerminologyCapabilities"),
+                                   (("mode", "full, normative or terminology (empty: not given)",
+                                     {"type": "string", "enum": ["", "full", "normative", "terminology"]}),),
+                                   errors=(400, 406)))
 
-    return fhir
+
+async def metadata(request: Request, tx: TerminologyDep) -> dict:
+    mode = one(await read_params(request), "mode")
+    if mode not in (None, "full", "normative", "terminology"):
+        raise FhirError(400, "invalid", f"mode must be full, normative or terminology, got {mode[:40]!r}")
+    return tx.capabilities(mode == "terminology")
+
+
+def operation(path: str, summary: str, kinds: tuple[str, ...], *params: tuple):
+    """GET with query parameters and POST with a Parameters body, as FHIR operations allow."""
+    def register(endpoint):
+        for method in ("GET", "POST"):
+            post = method == "POST"
+            fhir.add_api_route(path, endpoint, methods=[method], summary=summary,
+                               operation_id=f"fhir_{endpoint.__name__}_{method.lower()}",
+                               openapi_extra=documented(kinds, params, (400, 404, 406, 413, 415) if post
+                                                        else (400, 404, 406), body=post))
+        return endpoint
+    return register
+
+
+@operation("/CodeSystem/$lookup", "Display, designations, properties", ("Parameters",),
+           system_doc[:2] + (needed, True), ("code", "the code, e.g. K92.2", needed, True),
+           ("version", "optional", text),
+           ("property", "parent, child or billable (repeatable)",
+            {"type": "string", "enum": ["", "parent", "child", "billable"]}))
+
+
+async def lookup(request: Request, tx: TerminologyDep) -> dict:
+    return await blocking(tx.lookup, await read_params(request))
+
+
+@operation("/CodeSystem/$validate-code", "Is the code (and display) valid?", ("Parameters",),
+           ("url", "code system URI (or use system)", text), system_doc, ("code", "the code", needed, True),
+           ("display", "optional display to check", text))
+
+
+async def validate_code(request: Request, tx: TerminologyDep) -> dict:
+    params = await read_params(request)
+    uri = one(params, "url") or one(params, "system", required=True)
+    name = tx.system(uri, one(params, "version"))
+    return await blocking(tx.validate, name, one(params, "code", required=True), one(params, "display"))
+
+
+@operation("/ValueSet/$validate-code", "Is the code in the value set?", ("Parameters",), url_doc, system_doc,
+           ("code", "the code", needed, True), ("display", "optional", text))
+
+
+async def value_set_validate(request: Request, tx: TerminologyDep) -> dict:
+    params = await read_params(request)
+    name = tx.value_set(one(params, "url", required=True))
+    system = one(params, "system")
+    if system and tx.system(system) != name:
+        return parameters(("result", {"valueBoolean": False}),
+                          ("message", {"valueString": f"{system} is not the code system of this value set"}))
+    return await blocking(tx.validate, name, one(params, "code", required=True), one(params, "display"))
+
+
+@operation("/ValueSet/$expand", "Codes of a system's implicit value set", ("ValueSet",), url_doc,
+           ("filter", "text to match (typeahead)", text),
+           ("count", "codes to return", {"type": "integer", "minimum": 0, "maximum": DEFAULTS.max_limit}),
+           ("offset", f"codes to skip (at most {DEFAULTS.max_offset} with a filter)",
+            {"type": "integer", "minimum": 0, "maximum": MAX_EXPAND_OFFSET}))
+
+
+async def expand(request: Request, tx: TerminologyDep) -> dict:
+    return await blocking(tx.expand, await read_params(request))
+
+
+@fhir.get("/CodeSystem", summary="The code systems this server has (searchset Bundle)",
+          openapi_extra=documented(("Bundle",), (("url", "only the code system with this URI", text),),
+                                   errors=(400, 406)))
+
+
+async def code_systems(request: Request, tx: TerminologyDep) -> dict:
+    url = one(await read_params(request), "url")
+    names = [n for u, n in tx.by_uri.items() if url in (None, u)]
+    base = str(request.base_url).rstrip("/") + "/fhir/CodeSystem/"
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(names),
+            "entry": [{"fullUrl": base + n, "resource": tx.code_system(n), "search": {"mode": "match"}}
+                      for n in names]}
+
+
+@fhir.get("/CodeSystem/{name}", summary="One code system (content not-present: use $lookup / $expand)",
+          openapi_extra=documented(("CodeSystem",), (), errors=(404,)))
+
+
+async def code_system(name: str, tx: TerminologyDep) -> dict:
+    if name not in tx.by_uri.values():
+        ids = ", ".join(tx.by_uri.values())
+        raise FhirError(404, "not-found", f"no CodeSystem with id {name[:40]!r}; ids: {ids}")
+    return tx.code_system(name)

@@ -1,0 +1,62 @@
+"""Notebook execution (headless, for the tests and for refreshing the kept outputs) and the pin/refresh command."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from embeddings.locate import repo_file
+from embeddings.settings import Settings
+from service.evaluation import gate, runner
+from service.evaluation import report as eval_report
+from service.evaluation import sets as es
+from service.search.engine import SearchEngine
+
+NOTEBOOK = repo_file("notebooks", "evaluation.ipynb")
+
+
+def execute_notebook(path: Path = NOTEBOOK, env: dict | None = None, save_to: Path | None = None,
+                     timeout: int = 1800):
+    """Run every cell headlessly (nbclient) with `env` set for the kernel; optionally save the executed copy."""
+    notebook = nbformat.read(path, as_version=4)
+    saved = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})
+    try:
+        NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    if save_to:
+        nbformat.write(notebook, save_to)
+    return notebook
+
+
+def cli(argv=None) -> int:
+    """`python -m service.evaluation.notebook [--pin NAME] [--notebook] [--set NAME]`: evaluate, pin figures, run the notebook."""
+    p = argparse.ArgumentParser(prog="python -m service.evaluation.notebook")
+    p.add_argument("--pin", metavar="PROFILE", help="write this run's figures to data/eval/expected.json")
+    p.add_argument("--notebook", action="store_true", help="execute notebooks/evaluation.ipynb in place")
+    p.add_argument("--set", dest="sets", action="append")
+    args = p.parse_args(argv)
+    if args.notebook:
+        execute_notebook(save_to=NOTEBOOK)
+        print(f"executed {NOTEBOOK}")
+        return 0
+    engine = SearchEngine.open(Settings.from_env())
+    report = runner.evaluate_index(engine, tuple(args.sets or es.SET_NAMES))
+    print(eval_report.text_table(report.results))
+    if args.pin:
+        gate.pin(report, args.pin)
+        print(f"pinned as {args.pin!r} in {gate.EXPECTED}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli())

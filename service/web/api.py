@@ -1,0 +1,92 @@
+"""The JSON REST API: search, typeahead, code records, children, Similar Codes, systems and health."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Path, Query
+
+from embeddings.settings import Settings
+from service.search.engine import MODES
+from service.similar.rank import similar_codes
+from service.web.deps import EngineDep, GroupsDep
+from service.web.models import ERRORS, ChildrenOut, CodeRecordOut, SearchOut, SimilarOut, SuggestOut
+from service.web.urls import code_url
+from service.web.views import (
+    CODE_PATTERN,
+    code_detail,
+    existing,
+    health_dict,
+    hit_dict,
+    resolve_chapter,
+    row_dict,
+    search_dict,
+    systems_dict,
+)
+
+# OpenAPI documents the default limits; the app factory writes the loaded systems and configured limits in.
+DEFAULTS = Settings()
+SYSTEM_DOC = "icd10cm, icd10pcs, ...; empty or all: every system"
+SystemPath = Path(description="a loaded code system")
+CodePath = Path(description="a code, with or without its dot (K92.2, k922, 0FT44ZZ)",
+                json_schema_extra={"pattern": CODE_PATTERN})
+QUERY_SCHEMA = {"minLength": 1, "maxLength": DEFAULTS.max_query_chars}
+LIMIT_SCHEMA = {"minimum": 1, "maximum": DEFAULTS.max_limit}
+
+router = APIRouter()
+
+
+@router.get("/health", tags=["service"], summary="Liveness and the loaded index")
+def health(engine: EngineDep) -> dict:
+    return health_dict(engine)
+
+
+@router.get("/api/systems", tags=["service"], summary="Loaded code systems with version, source, licence and counts")
+def systems(engine: EngineDep, groups: GroupsDep) -> dict:
+    return systems_dict(engine, groups)
+
+
+@router.get("/api/search", tags=["search"], response_model=SearchOut, responses=ERRORS,
+            summary="Ranked search by words or code, with total and paging")
+def search(engine: EngineDep, groups: GroupsDep,
+           q: str = Query(..., description="plain words or a code (k922, 0DTJ)", json_schema_extra=QUERY_SCHEMA),
+           system: str | None = Query(None, description=SYSTEM_DOC),
+           billable: bool | None = Query(None, description="true: billable codes only"),
+           chapter: str | None = Query(None, description="chapter or PCS section code, e.g. 9 or icd10cm:9"),
+           limit: int = Query(10, description="page size", json_schema_extra=LIMIT_SCHEMA),
+           offset: int = Query(0, description="results to skip",
+                               json_schema_extra={"minimum": 0, "maximum": DEFAULTS.max_offset}),
+           mode: str = Query("hybrid", description="hybrid, lexical or dense",
+                             json_schema_extra={"enum": list(MODES)})) -> dict:
+    system, chapter = resolve_chapter(groups, system, chapter)
+    return search_dict(engine.search(q, system, billable, chapter, limit, offset, mode), limit, offset)
+
+
+@router.get("/api/suggest", tags=["search"], response_model=SuggestOut, responses=ERRORS,
+            summary="Completions of a partial word or code, for search-as-you-type")
+def suggest(engine: EngineDep,
+            q: str = Query(..., description="what has been typed so far", json_schema_extra=QUERY_SCHEMA),
+            system: str | None = Query(None, description=SYSTEM_DOC),
+            limit: int = Query(10, description="how many", json_schema_extra=LIMIT_SCHEMA)) -> dict:
+    return {"query": q, "suggestions": [hit_dict(h) for h in engine.suggest(q, system, limit)]}
+
+
+@router.get("/api/codes/{system}/{code}", tags=["codes"], response_model=CodeRecordOut, responses=ERRORS,
+            summary="The full code record as on its page: official content, hierarchy, notes, labelled other text")
+def code_record(engine: EngineDep, system: str = SystemPath, code: str = CodePath) -> dict:
+    return code_detail(engine, system, code)
+
+
+@router.get("/api/codes/{system}/{code}/children", tags=["codes"], response_model=ChildrenOut, responses=ERRORS,
+            summary="The codes one level below this one")
+def children(engine: EngineDep, system: str = SystemPath, code: str = CodePath) -> dict:
+    record = existing(engine, system, code)
+    return {"system": system, "code": record.code,
+            "children": [row_dict(r) for r in engine.store.children(system, record.code)]}
+
+
+@router.get("/api/codes/{system}/{code}/similar", tags=["codes"], response_model=SimilarOut, responses=ERRORS,
+            summary="Similar Codes, each with the reasons it is similar")
+def similar(engine: EngineDep, system: str = SystemPath, code: str = CodePath,
+            limit: int = Query(10, description="how many", json_schema_extra=LIMIT_SCHEMA)) -> dict:
+    record = existing(engine, system, code)
+    found = similar_codes(engine, system, record.code, limit)
+    return {"system": system, "code": record.code,
+            "similar": [s.to_dict() | {"url": code_url(s.system, s.code)} for s in found]}

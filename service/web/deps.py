@@ -1,0 +1,30 @@
+"""Objects handlers receive as declared dependencies, read from the app's state (set once by the factory)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from embeddings.settings import Settings
+from service.search.engine import SearchEngine
+
+
+def get_engine(request: Request) -> SearchEngine:
+    engine: SearchEngine = request.app.state.engine
+    return engine
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_groups(request: Request) -> dict[str, list[dict]]:
+    """Top-level groups (chapters, PCS sections) of each loaded system: the chapter filter's values."""
+    groups: dict[str, list[dict]] = request.app.state.groups
+    return groups
+
+
+EngineDep = Annotated[SearchEngine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+GroupsDep = Annotated[dict[str, list[dict]], Depends(get_groups)]
