@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Container, Iterable, Sequence
 
 from embeddings.codesets.base import SourceError, package_file, package_version
-from embeddings.index import store
+from embeddings.index import writer
 from embeddings.index.format import GROUPINGS
 from embeddings.records import Code, code_key
 
@@ -231,7 +231,7 @@ def write(path: Path, codes: Sequence[Code]) -> dict:
     """Write groupings.sqlite for the codes of one build; returns row counts for the log."""
     memberships, gems, families = collect(codes)
     labels = {(m.system, m.scheme, m.group): m.label for m in memberships if m.label}
-    store.write_groupings(
+    writer.write_groupings(
         path, _meta(memberships, gems, families), [(*k, v) for k, v in sorted(labels.items())],
         [(m.system, m.key, m.scheme, m.group) for m in memberships],
         [(f.system, f.key, f.stem, f.side, f.detail) for f in families],

@@ -55,6 +55,7 @@ class Code:
     terms: tuple[str, ...] = ()
     description: str = ""
     version: str = ""
+    short: str = ""  # the CMS short description billers see on claims ('Traum subdr hem w/o loss of consciousness, init')
 
     @property
     def key(self) -> str:
@@ -80,7 +81,7 @@ class Code:
             seventh=tuple(tuple(p) for p in d.get("seventh", ())),
             axes=tuple(Axis(**a) for a in d.get("axes", ())),
             terms=tuple(d.get("terms", ())), description=d.get("description", ""),
-            version=d.get("version", ""),
+            version=d.get("version", ""), short=d.get("short", ""),
         )
 
 

@@ -19,12 +19,13 @@ from embeddings import groupings
 from embeddings.codesets import BUILTIN_SYSTEMS, CodeSet, load_codeset, package_version
 from embeddings.codesets import custom as custom_loader
 from embeddings.codesets.content import ContentEntry, load_pack
+from embeddings.codesets.short import short_descriptions, with_short
 from embeddings.documents import build_documents
 from embeddings.encoders import Encoder, make_encoder
 from embeddings.encoders.cache import EmbeddingCache, encode_all
 from embeddings.files import fsync_tree
 from embeddings.index import format as ix
-from embeddings.index import store
+from embeddings.index import store, writer
 from embeddings.index.builds import BuildError, build_lock, builds_dir, prune, remove_debris, swap_in
 from embeddings.index.dense import build_dense, write_dense
 from embeddings.records import Code, code_key
@@ -82,6 +83,9 @@ def current_fingerprint(index_dir: Path) -> str | None:
 def load_codesets(request: BuildRequest) -> list[CodeSet]:
     """The built-in systems (cut to `prefixes` when given: a subset for tests and trials), then custom files whole."""
     sets = [load_codeset(name, request.sources.get(name)) for name in request.systems]
+    # Short descriptions come from the packaged tables, so only for codes loaded from the packages.
+    sets = [CodeSet(s.info, with_short(s.codes, short_descriptions(s.info.name))) if s.info.name not in request.sources
+            else s for s in sets]
     if request.prefixes:
         sets = [_only_prefixes(s, request.prefixes) for s in sets]
     return sets + [custom_loader.load(name, Path(path)) for name, path in request.custom.items()]
@@ -122,17 +126,12 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
             log(f"warning: {warning}")
         docs = build_documents(codes, titles, request.held_out, {(e.system, e.code): e for e in content})
         log(f"{len(codes):,} codes in {len(codesets)} systems; encoding with {encoder.name} ...")
-        cache = EmbeddingCache(Path(settings.cache_dir), encoder.name, encoder.dim)
-        try:
-            vectors, encoded = encode_all(encoder, [d.embed_text for d in docs], cache, settings.batch_size,
-                                          progress=_progress_bar() if len(docs) > 1000 else None)
-        finally:
-            cache.close()
+        vectors, encoded = _encode(settings, encoder, [d.embed_text for d in docs])
         tmp = builds_dir(index_dir) / f".tmp-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         tmp.mkdir(parents=True)
         try:
             log("writing catalogue and dense indexes ...")
-            store.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content)
+            writer.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content)
             groupings.write(tmp / ix.GROUPINGS, codes)
             _write_dense(tmp, codes, vectors, settings)
             counts = _counts(codesets)
@@ -157,8 +156,17 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
         swap_in(index_dir, final)
         prune(index_dir)
         seconds = time.monotonic() - started
-        log(f"built {counts['codes']:,} codes in {seconds:.0f}s -> {index_dir}")
+        log(f"built {counts['codes']:,} codes in {seconds:.0f}s -> {index_dir.name}")
         return BuildReport(index_dir, counts, encoded, len(docs) - encoded, seconds, warnings=tuple(warnings))
+
+
+def _encode(settings: Settings, encoder: Encoder, texts: list[str]) -> tuple[np.ndarray, int]:
+    cache = EmbeddingCache(Path(settings.cache_dir), encoder.name, encoder.dim)
+    try:
+        return encode_all(encoder, texts, cache, settings.batch_size,
+                          progress=_progress_bar() if len(texts) > 1000 else None)
+    finally:
+        cache.close()
 
 
 def validate_build(directory: Path, dim: int, ef_search: int) -> None:

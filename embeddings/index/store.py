@@ -1,11 +1,9 @@
-"""The one owner of SQL against an index: writing the catalogue and groupings, and every read, as named rows."""
+"""Every read of a built index (catalogue, groupings, vectors) as named rows; writer.py holds the writes."""
 from __future__ import annotations
 
 import json
 import queue
-import re
 import sqlite3
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +13,13 @@ import faiss
 import numpy as np
 
 from embeddings.codesets.content import ContentEntry
-from embeddings.documents import Document
 from embeddings.index import format as fmt
 from embeddings.index.dense import read_dense
-from embeddings.records import Code, SystemInfo, code_key
+from embeddings.records import Code, code_key
 
 # Connections opened when an index is loaded and kept until it is dropped: a rebuild that prunes this build's
 # directory cannot take the files from under a running server (open files outlive their directory entries).
 POOL_SIZE = 8
-_VOCABULARY_WORD = re.compile(r"[a-z][a-z0-9']{2,}")
 ROW_COLUMNS = "id, system, code, title, billable, kind, chapter, parent"
 
 
@@ -70,46 +66,6 @@ class GroupingTables:
 
 def _code_row(r: Sequence[Any]) -> CodeRow:
     return CodeRow(int(r[0]), r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7])
-
-
-# -- writing ------------------------------------------------------------------------------------------
-def write_catalogue(path: Path, infos: Sequence[SystemInfo], codes: Sequence[Code], docs: Sequence[Document],
-                    content: Sequence[ContentEntry] = ()) -> None:
-    db = sqlite3.connect(path)
-    try:
-        db.executescript(fmt.CATALOGUE_SCHEMA)
-        db.executemany("INSERT INTO systems VALUES (?, ?)", [(i.name, json.dumps(fmt.info_dict(i))) for i in infos])
-        rows = ((n, c.system, c.code, c.key, c.title, int(c.billable), c.kind, c.parent, c.chapter,
-                 len(c.parents), json.dumps(c.to_dict(), separators=(",", ":")), d.embed_text)
-                for n, (c, d) in enumerate(zip(codes, docs)))
-        db.executemany("INSERT INTO codes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        db.executemany("INSERT INTO lexical(rowid, title, terms, context) VALUES (?,?,?,?)",
-                       ((n, d.title, d.terms, d.context) for n, d in enumerate(docs)))
-        db.executemany("INSERT INTO content VALUES (?, ?, ?, ?)",
-                       [(e.system, code_key(e.code), e.source, json.dumps(e.sections)) for e in content])
-        words = Counter(w for d in docs for w in _VOCABULARY_WORD.findall(f"{d.title} {d.terms}".lower()))
-        db.executemany("INSERT INTO vocabulary VALUES (?, ?)", words.items())
-        db.execute("INSERT INTO lexical(lexical) VALUES ('optimize')")
-        db.commit()
-        db.execute("VACUUM")
-    finally:
-        db.close()
-
-
-def write_groupings(path: Path, meta: list[tuple[str, str]], labels: list[tuple[str, str, str, str]],
-                    groups: list[tuple[str, str, str, str]], families: list[tuple[str, str, str, str, str]],
-                    gems: list[tuple[str, str, str, str, str, int, int]]) -> None:
-    db = sqlite3.connect(path)
-    try:
-        db.executescript(fmt.GROUPINGS_SCHEMA)
-        db.executemany("INSERT INTO meta VALUES (?, ?)", meta)
-        db.executemany("INSERT INTO labels VALUES (?,?,?,?)", labels)
-        db.executemany("INSERT INTO groups VALUES (?,?,?,?)", groups)
-        db.executemany("INSERT INTO families VALUES (?,?,?,?,?)", families)
-        db.executemany("INSERT INTO gems VALUES (?,?,?,?,?,?,?)", gems)
-        db.commit()
-    finally:
-        db.close()
 
 
 class _Pool:

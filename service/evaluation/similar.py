@@ -9,6 +9,7 @@ import numpy as np
 
 from embeddings.locate import repo_root
 from embeddings.settings import Settings
+from service.search.engine import SearchEngine
 from service.similar import relations as rel
 from service.similar.data import similar_data
 from service.similar.rank import neighbours, similar_codes
@@ -39,7 +40,6 @@ class ListMeasure:
 def open_engine(settings: Settings | None = None):
     """The engine over MEDCODES_INDEX_DIR; a relative path not found here is taken from the repository root,
     so the notebook finds data/index whether it runs in the repository or in notebooks/."""
-    from service.search.engine import SearchEngine
     settings = settings or Settings.from_env()
     index = Path(settings.index_dir)
     if not index.is_absolute() and not index.exists():

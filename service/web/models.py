@@ -78,6 +78,7 @@ class CodeRecordOut(BaseModel):
     system: str
     code: str
     title: str = Field(description="the official title")
+    short: str = Field("", description="the CMS short description (abbreviated, as on claims); empty when none")
     billable: bool
     kind: str
     label: str
