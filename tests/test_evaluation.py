@@ -14,6 +14,8 @@ from service.evaluation import report as er
 from service.evaluation import runner as ev
 from service.evaluation import sets as es
 
+pytestmark = pytest.mark.slow
+
 FIXTURE_BASE = BuildRequest(prefixes=FIXTURE_PREFIXES)
 
 

@@ -7,6 +7,8 @@ from service.evaluation import heldout as ho
 from service.evaluation import notebook as nbk
 from service.evaluation import sets as es
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("nbclient")
 
 

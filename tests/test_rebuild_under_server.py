@@ -1,4 +1,5 @@
 """A running server keeps answering while the index it reads is rebuilt and pruned (issue: rebuilds broke it)."""
+import pytest
 from fastapi.testclient import TestClient
 
 from embeddings.index.build import BuildRequest, build_index
@@ -9,6 +10,7 @@ from service.web.app import create_app
 REQUEST = BuildRequest(prefixes=("K92", "0FT4"))
 
 
+@pytest.mark.slow
 def test_code_pages_answer_after_any_number_of_rebuilds(tmp_path):
     settings = Settings.from_env(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", encoder="stub")
     build_index(settings, REQUEST, log=lambda _m: None)

@@ -11,6 +11,8 @@ schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not i
 from schemathesis.config import SchemathesisConfig  # noqa: E402
 from schemathesis.engine import Status, events  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 # Cases per operation and phase; the run stays well under a minute on two cores. Raise it for a deeper run.
 EXAMPLES = int(os.environ.get("MEDCODES_FUZZ_EXAMPLES", "25"))
 SEED = int(os.environ.get("MEDCODES_FUZZ_SEED", "7"))

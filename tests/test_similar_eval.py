@@ -7,6 +7,8 @@ import pytest
 from service.evaluation import similar as ev
 from service.similar.data import similar_data
 
+pytestmark = pytest.mark.slow
+
 NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "similar_codes.ipynb"
 
 
