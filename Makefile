@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run install install-test build serve test test-fast lint eval bench loadtest clean
+.PHONY: run install install-test build serve test test-fast lint eval bench loadtest model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,12 @@ bench: install-test build
 
 loadtest: install-test build
 	$(BIN)/python -m service.perf.loadtest
+
+# The domain-adapted encoder (see README, "The model"); about 15 minutes on two cores, never part of `make run`.
+# Every code and query text of the evaluation sets is written to data/model/excluded.tsv and left out of training.
+model: install build
+	$(BIN)/python -m service.evaluation.exclusions
+	$(BIN)/python -m embeddings.training.train
 
 clean:
 	rm -rf $(VENV) data/index data/index.builds data/index.lock

@@ -12,14 +12,19 @@ MAX_TERMS_EMBEDDED = 6
 MAX_DESCRIPTION_EMBEDDED = 400
 
 
+# Chapters and blocks are too broad for their notes to describe each code under them.
+INHERITING_KINDS = frozenset({"category", "subcategory", "code"})
+
+
 @dataclass(frozen=True)
 class Document:
     system: str
     code: str
     embed_text: str
     title: str
-    terms: str
-    context: str
+    terms: str  # official synonyms of the code itself
+    context: str  # hierarchy titles, axis labels and the synonyms the code inherits from its ancestors
+    claim: str = ""  # the CMS short description (abbreviated claim text)
 
 
 def build_documents(codes: Iterable[Code], titles: Mapping[tuple[str, str], str],
@@ -28,8 +33,17 @@ def build_documents(codes: Iterable[Code], titles: Mapping[tuple[str, str], str]
     """`titles` maps (system, code) to title for hierarchy paths; `held_out` drops evaluation terms;
     `content` adds authored pack text so a search for words only a pack uses still finds the code."""
     held_out, content = held_out or {}, content or {}
-    return [build_document(c, titles, held_out.get((c.system, c.code), frozenset()), content.get((c.system, c.code)))
-            for c in codes]
+    codes = list(codes)
+    own = {(c.system, c.code): synonyms(c, held_out.get((c.system, c.code), frozenset()))
+           for c in codes if c.kind in INHERITING_KINDS}
+    return [build_document(c, titles, held_out.get((c.system, c.code), frozenset()), content.get((c.system, c.code)),
+                           inherited(c, own)) for c in codes]
+
+
+def inherited(code: Code, own: Mapping[tuple[str, str], list[str]]) -> list[str]:
+    """The synonyms of the code's ancestors (a category's includes notes describe every code under it)."""
+    found = [t for p in code.parents for t in own.get((code.system, p), ())]
+    return list(dict.fromkeys(found))
 
 
 def hierarchy_path(code: Code, titles: Mapping[tuple[str, str], str]) -> list[str]:
@@ -37,9 +51,10 @@ def hierarchy_path(code: Code, titles: Mapping[tuple[str, str], str]) -> list[st
 
 
 def synonyms(code: Code, dropped: frozenset[str] = frozenset()) -> list[str]:
-    """Official alternative wordings: inclusion terms (CM) and alphabetic-index terms (PCS)."""
+    """Official alternative wordings: inclusion terms and includes notes (CM), alphabetic-index terms (PCS)."""
     labels = {a.label for a in code.axes}
-    found = [t for t in code.notes_of("inclusion") + list(code.terms) if t not in dropped and t not in labels]
+    found = [t for t in code.notes_of("inclusion") + code.notes_of("includes") + list(code.terms)
+             if t not in dropped and t not in labels]
     return list(dict.fromkeys(found))
 
 
@@ -67,7 +82,7 @@ def procedure_sentence(code: Code) -> str:
 
 
 def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: frozenset[str] = frozenset(),
-                   content: ContentEntry | None = None) -> Document:
+                   content: ContentEntry | None = None, from_ancestors: list[str] | None = None) -> Document:
     path = hierarchy_path(code, titles)
     terms = synonyms(code, dropped)
     parts = [code.title]
@@ -82,7 +97,7 @@ def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: f
     if content and content.section("Summary"):
         parts.append(content.section("Summary")[:MAX_DESCRIPTION_EMBEDDED])
     embed_text = ". ".join(p.rstrip(".") for p in parts if p) + "."
-    context = list(path) + [a.label for a in code.axes if a.label]
+    context = list(path) + [a.label for a in code.axes if a.label] + list(from_ancestors or ())
     if code.system == "icd10pcs":
         approach = next((a.label for a in code.axes if a.name == "Approach"), "")
         context.append(APPROACH_PLAIN_WORDS.get(approach, ""))
@@ -90,6 +105,7 @@ def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: f
         system=code.system, code=code.code, embed_text=embed_text, title=code.title,
         terms=" | ".join(terms + [t for t in (code.description, content.search_text() if content else "") if t]),
         context=" | ".join(c for c in context if c),
+        claim=code.short if code.short and code.short not in dropped else "",
     )
 
 

@@ -218,6 +218,8 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="retrieval metrics on the evaluation query sets")
     e.add_argument("--set", dest="sets", action="append", help="query set name (default: all)")
     e.add_argument("--json", action="store_true")
+    e.add_argument("--no-ablation", dest="ablation", action="store_false",
+                   help="baselines and full query understanding only (a third of the time; nothing is saved)")
     e.set_defaults(func=cmd_evaluate)
 
     sub.add_parser("settings", help="list settings and their MEDCODES_* variables").set_defaults(func=cmd_settings)

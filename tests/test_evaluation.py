@@ -66,27 +66,48 @@ def test_lay_file_has_the_size_and_coverage_the_issue_asks_for():
     assert {"lay", "abbrev", "typo", "laterality"} <= {r[3] for r in rows}
 
 
-def _terms_column(index_dir, system, code):
+def _lexical_column(index_dir, system, code, column="terms"):
     db = sqlite3.connect(index_dir / "catalogue.sqlite")
     try:
-        row = db.execute("SELECT l.terms FROM lexical l JOIN codes c ON c.id = l.rowid "
+        row = db.execute(f"SELECT l.{column} FROM lexical l JOIN codes c ON c.id = l.rowid "
                          "WHERE c.system = ? AND c.code = ?", (system, code)).fetchone()
     finally:
         db.close()
     return row[0]
 
 
-@pytest.mark.parametrize("set_name", ["cm-inclusion", "pcs-index"])
-def test_held_out_terms_are_in_the_main_index_but_not_in_the_held_out_one(fixture_settings, report, sets, set_name):
+def _descendant_contexts(index_dir, system, code):
+    db = sqlite3.connect(index_dir / "catalogue.sqlite")
+    try:
+        rows = db.execute("SELECT l.context FROM lexical l JOIN codes c ON c.id = l.rowid WHERE c.system = ? "
+                          "AND c.key > ? AND c.key < ?", (system, code.replace(".", ""),
+                                                          code.replace(".", "") + "\uffff")).fetchall()
+    finally:
+        db.close()
+    return [r[0] for r in rows]
+
+
+@pytest.mark.parametrize("set_name,column", [("cm-inclusion", "terms"), ("pcs-index", "terms"), ("short", "claim")])
+def test_held_out_terms_are_in_the_main_index_but_not_in_the_held_out_one(fixture_settings, report, sets, set_name,
+                                                                         column):
     held = sets[set_name].held_out
     assert held
     heldout_dir = ho.heldout_dir(fixture_settings.index_dir)
     for (system, code), terms in held[:40]:
-        main_terms = _terms_column(fixture_settings.index_dir, system, code)
-        kept_terms = _terms_column(heldout_dir, system, code)
+        main_terms = _lexical_column(fixture_settings.index_dir, system, code, column)
+        kept_terms = _lexical_column(heldout_dir, system, code, column)
         for term in terms:
             assert term in main_terms
             assert term not in kept_terms.split(" | ")
+            # ... nor in what the code's descendants inherit from it
+            assert all(term not in c.split(" | ") for c in _descendant_contexts(heldout_dir, system, code))
+
+
+def test_the_synonym_set_draws_inclusion_terms_and_includes_notes(sets):
+    kinds = {q.kind for q in sets["cm-inclusion"].queries}
+    assert kinds == {"inclusion", "includes"}
+    short = sets["short"].queries
+    assert short and {q.system for q in short} == {"icd10cm", "icd10pcs"} and all(len(q.prefixes) == 1 for q in short)
 
 
 def test_held_out_build_encodes_only_changed_documents(fixture_settings, report, sets):

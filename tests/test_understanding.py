@@ -121,3 +121,12 @@ def test_engine_encounter_steers_to_the_seventh_character(engine):
 def test_unknown_feature_is_a_query_error(engine):
     with pytest.raises(QueryError, match="feature"):
         engine.search("asthma", features=frozenset({"telepathy"}))
+
+
+def test_table_terms_match_whichever_number_the_query_uses(table):
+    assert qu.singular("sores") == "sore" and qu.singular("injuries") == "injury"
+    assert qu.singular("abscess") == qu.singular("abscess") == "abscess" and qu.singular("virus") == "virus"
+    understanding = qu.Understanding(table, None)
+    one = understanding.understand("bed sore", None, ALL).expansions
+    many = understanding.understand("bed sores", None, ALL).expansions
+    assert one and [e.expansion for e in one] == [e.expansion for e in many]

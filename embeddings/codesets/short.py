@@ -9,7 +9,7 @@ from embeddings.codesets.base import package_file
 from embeddings.records import Code, code_key
 
 # (database file, table) of each built-in system's short descriptions; the tables key codes without dots.
-SOURCES = {"icd10cm": ("icd10cm.db", "cm_codes")}
+SOURCES = {"icd10cm": ("icd10cm.db", "cm_codes"), "icd10pcs": ("icd10pcs.db", "pcs_codes")}
 # Shown as official text on code pages and in the API, not yet indexed: as lexical terms they lowered the fixture
 # figures (CM short descriptions with includes notes: cm-inclusion BM25 R@10 -0.10; PCS ones: pcs-index nDCG@10 -0.03).
 

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from embeddings import groupings
+from embeddings import abbreviations, groupings
 from embeddings.codesets import BUILTIN_SYSTEMS, CodeSet, load_codeset, package_version
 from embeddings.codesets import custom as custom_loader
 from embeddings.codesets.content import ContentEntry, load_pack
@@ -131,7 +131,8 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
         tmp.mkdir(parents=True)
         try:
             log("writing catalogue and dense indexes ...")
-            writer.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content)
+            claim_words = abbreviations.mine(abbreviations.pairs(codes, request.held_out))
+            writer.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content, claim_words)
             groupings.write(tmp / ix.GROUPINGS, codes)
             _write_dense(tmp, codes, vectors, settings)
             counts = _counts(codesets)
@@ -139,6 +140,7 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
                 "fingerprint": stamp, "model": {"name": encoder.name, "dim": encoder.dim},
                 "index_type": settings.index_type, "hnsw": {"m": settings.hnsw_m},
                 "systems": {s.info.name: ix.info_dict(s.info) for s in codesets}, "counts": counts,
+                "abbreviations": len(claim_words),
                 "content": {"packs": sorted({e.source for e in content}), "entries": len(content),
                             "warnings": list(warnings)},
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

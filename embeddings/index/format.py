@@ -7,7 +7,7 @@ from pathlib import Path
 from embeddings.files import file_digest
 from embeddings.records import SystemInfo
 
-FORMAT = 1
+FORMAT = 2  # 2: the claim column (short descriptions) and the mined abbreviations table
 MANIFEST = "manifest.json"
 CATALOGUE = "catalogue.sqlite"
 GROUPINGS = "groupings.sqlite"
@@ -21,9 +21,10 @@ CREATE TABLE codes (
 CREATE UNIQUE INDEX codes_system_key ON codes(system, key);
 CREATE INDEX codes_key ON codes(key);
 CREATE INDEX codes_parent ON codes(system, parent);
-CREATE VIRTUAL TABLE lexical USING fts5(title, terms, context,
+CREATE VIRTUAL TABLE lexical USING fts5(title, terms, context, claim,
     tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3 4');
 CREATE TABLE vocabulary (word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE abbreviations (word TEXT PRIMARY KEY, expansion TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE content (system TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT NULL, sections TEXT NOT NULL,
     PRIMARY KEY (system, key));
 """

@@ -94,8 +94,9 @@ class _Pool:
             return row
 
 
-# BM25 column weights of the lexical table: a word in the title counts most, then synonyms, then context.
-BM25_WEIGHTS = (10.0, 4.0, 1.0)
+# BM25 column weights of the lexical table: a word in the title counts most, then synonyms, then the short
+# description (claim text), then context (hierarchy, axis labels, inherited synonyms).
+BM25_WEIGHTS = (10.0, 4.0, 1.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -121,10 +122,11 @@ class IndexStore:
         groupings = self.directory / fmt.GROUPINGS
         self.groupings_path: Path | None = groupings if groupings.exists() else None
         self._groupings = _Pool(groupings, size=2) if self.groupings_path else None
-        rows = self._catalogue.all("SELECT billable, chapter, system FROM codes ORDER BY id")
+        rows = self._catalogue.all("SELECT billable, chapter, system, key FROM codes ORDER BY id")
         self.billable = np.fromiter((r[0] for r in rows), dtype=bool, count=len(rows))
         self.chapter = np.array([r[1] for r in rows], dtype=object)
         self.system_of = np.array([r[2] for r in rows], dtype=object)
+        self.key_of = np.array([r[3] for r in rows], dtype=object)
 
     @property
     def model(self) -> dict:
@@ -180,6 +182,12 @@ class IndexStore:
                                     (system, fragment))
         return [Code.from_dict(json.loads(r[0])) for r in found]
 
+    def titles_starting(self, system: str, prefix: str) -> list[str]:
+        """Titles of the system that begin with `prefix` (case-sensitive)."""
+        found = self._catalogue.all("SELECT title FROM codes WHERE system = ? AND substr(title, 1, ?) = ?",
+                                    (system, len(prefix), prefix))
+        return [r[0] for r in found]
+
     def titles(self, system: str) -> list[str]:
         return [r[0] for r in self._catalogue.all("SELECT title FROM codes WHERE system = ?", (system,))]
 
@@ -223,9 +231,22 @@ class IndexStore:
     def vocabulary(self) -> dict[str, int]:
         return {w: int(f) for w, f in self._catalogue.all("SELECT word, freq FROM vocabulary")}
 
+    def abbreviations(self) -> dict[str, str]:
+        """Claim abbreviation -> the title word it stands for, as mined when the index was built."""
+        return {w: e for w, e in self._catalogue.all("SELECT word, expansion FROM abbreviations")}
+
     def lexical_matches(self, expression: str) -> bool:
         """True when some document matches the FTS5 expression."""
         return self._catalogue.one("SELECT 1 FROM lexical WHERE lexical MATCH ? LIMIT 1", (expression,)) is not None
+
+    def lexical_texts(self, ids: Sequence[int]) -> dict[int, str]:
+        """Every lexical column of the rows, joined: what a lexical match could have matched."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        found = self._catalogue.all(f"SELECT rowid, title, terms, context, claim FROM lexical WHERE rowid IN ({marks})",
+                                    list(ids))
+        return {int(r[0]): " | ".join(r[1:]) for r in found}
 
     def lexical(self, expression: str, system: str | None, limit: int) -> list[int]:
         """Row ids matching the FTS5 expression, best BM25 first."""

@@ -6,7 +6,7 @@ import re
 import sqlite3
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from embeddings.codesets.content import ContentEntry
 from embeddings.documents import Document
@@ -17,7 +17,7 @@ _VOCABULARY_WORD = re.compile(r"[a-z][a-z0-9']{2,}")
 
 
 def write_catalogue(path: Path, infos: Sequence[SystemInfo], codes: Sequence[Code], docs: Sequence[Document],
-                    content: Sequence[ContentEntry] = ()) -> None:
+                    content: Sequence[ContentEntry] = (), abbreviations: Mapping[str, str] | None = None) -> None:
     db = sqlite3.connect(path)
     try:
         db.executescript(fmt.CATALOGUE_SCHEMA)
@@ -26,8 +26,9 @@ def write_catalogue(path: Path, infos: Sequence[SystemInfo], codes: Sequence[Cod
                  len(c.parents), json.dumps(c.to_dict(), separators=(",", ":")), d.embed_text)
                 for n, (c, d) in enumerate(zip(codes, docs)))
         db.executemany("INSERT INTO codes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        db.executemany("INSERT INTO lexical(rowid, title, terms, context) VALUES (?,?,?,?)",
-                       ((n, d.title, d.terms, d.context) for n, d in enumerate(docs)))
+        db.executemany("INSERT INTO lexical(rowid, title, terms, context, claim) VALUES (?,?,?,?,?)",
+                       ((n, d.title, d.terms, d.context, d.claim) for n, d in enumerate(docs)))
+        db.executemany("INSERT INTO abbreviations VALUES (?, ?)", sorted((abbreviations or {}).items()))
         db.executemany("INSERT INTO content VALUES (?, ?, ?, ?)",
                        [(e.system, code_key(e.code), e.source, json.dumps(e.sections)) for e in content])
         words = Counter(w for d in docs for w in _VOCABULARY_WORD.findall(f"{d.title} {d.terms}".lower()))

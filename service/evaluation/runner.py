@@ -5,7 +5,9 @@ import json
 import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+from embeddings.locate import repo_file
 from embeddings.records import code_key
 from service.evaluation import heldout as ho
 from service.evaluation import report as eval_report
@@ -80,10 +82,45 @@ class Report:
                 "outcomes": {s: {m: [asdict(o) for o in os_] for m, os_ in ms.items()}
                              for s, ms in self.outcomes.items()}}
 
+    @classmethod
+    def from_json(cls, data: dict) -> "Report":
+        outcomes = {s: {m: [Outcome(**{**o, "prefixes": tuple(o["prefixes"]), "gains": tuple(o["gains"]),
+                                        "codes": tuple(o["codes"]), "titles": tuple(o["titles"])}) for o in os_]
+                        for m, os_ in ms.items()} for s, ms in data["outcomes"].items()}
+        return cls(data["index"], data["results"], outcomes)
+
+
+# `medcodes evaluate` keeps its last full report here, so notebooks can show it without running it again.
+SAVED = repo_file("data", "eval", "results", "report.json")
+
+
+def save(report: Report, fingerprint: str, path: Path = SAVED) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"fingerprint": fingerprint, **report.to_json()}))
+    tmp.replace(path)
+
+
+def load_saved(engine: SearchEngine, path: Path = SAVED) -> Report | None:
+    """The saved report when it was made on this very index (same build fingerprint), else None."""
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    if data.get("fingerprint") != engine.store.manifest.get("fingerprint"):
+        return None
+    return Report.from_json(data)
+
 
 def index_identity(engine: SearchEngine) -> dict:
     m = engine.store.manifest
     return {"model": m["model"]["name"], "codes": m["counts"]["codes"]}
+
+
+def heldout_sets(store, every: dict | None = None) -> list:
+    """Every set whose terms the held-out index leaves out: the held-out evaluation sets and the ranker's
+    training sets, so training queries are as unseen as the evaluation ones."""
+    every = every or es.query_sets(store)
+    return [s for s in every.values() if s.needs_held_out] + list(es.train_sets(store, every).values())
 
 
 def evaluate_index(engine: SearchEngine, names=es.SET_NAMES, ablation: bool = True, base=None,
@@ -99,8 +136,8 @@ def evaluate_index(engine: SearchEngine, names=es.SET_NAMES, ablation: bool = Tr
     if any(s.needs_held_out for s in sets.values()):
         # The held-out index always leaves out the terms of every held-out set, so one build serves them all.
         if build_heldout:
-            held_sets = [s for s in every.values() if s.needs_held_out]
-            ho.ensure_heldout_index(engine.settings, engine.store, held_sets, engine.encoder, base, log)
+            ho.ensure_heldout_index(engine.settings, engine.store, heldout_sets(engine.store, every), engine.encoder,
+                                    base, log)
         heldout_engine = SearchEngine(ho.open_heldout(engine.settings, engine.store), engine.encoder, engine.settings)
     results, outcomes = {}, {}
     for name, qset in sets.items():
@@ -115,7 +152,10 @@ def evaluate_index(engine: SearchEngine, names=es.SET_NAMES, ablation: bool = Tr
 
 def main(args, engine: SearchEngine) -> int:
     """`medcodes evaluate [--set NAME] [--json]`: the table, then OK/FAIL against the pinned figures."""
-    report = evaluate_index(engine, tuple(args.sets or es.SET_NAMES))
+    ablation = getattr(args, "ablation", True)
+    report = evaluate_index(engine, tuple(args.sets or es.SET_NAMES), ablation=ablation)
+    if not args.sets and ablation:
+        save(report, engine.store.manifest.get("fingerprint", ""))
     found = pinned_profile(load_expected(), report.index)
     checks = check(report.results, found[1]["results"]) if found else []
     if args.json:

@@ -1,4 +1,4 @@
-"""Evaluation query sets (hand-written lay queries, CM inclusion terms, PCS Index terms) and their held-out index."""
+"""Evaluation query sets (lay queries, CM inclusion terms and includes notes, PCS Index terms, short descriptions)."""
 from __future__ import annotations
 
 import csv
@@ -11,18 +11,21 @@ from pathlib import Path
 from typing import Callable
 
 from embeddings.codesets.base import package_file
+from embeddings.codesets.short import short_descriptions
 from embeddings.index.store import IndexStore
 from embeddings.locate import repo_file
 from embeddings.records import code_key
 
 SEED = 20251125
 CM_SAMPLE = 1000
+INCLUDES_SAMPLE = 300  # category-level <includes> notes, drawn beside the inclusion terms
 PCS_SAMPLE = 500
+SHORT_SAMPLE = {"icd10cm": 500, "icd10pcs": 300}  # billable codes whose CMS short description differs from the title
 # PCS Index terms whose removal would touch more documents than this are left out: they name broad
 # families ("Spacer", "Brachytherapy") and would make the held-out rebuild re-encode thousands of texts.
 PCS_MAX_DOCUMENTS = 100
 LAY_FILE = repo_file("data", "eval", "lay_queries.tsv")
-SET_NAMES = ("lay", "cm-inclusion", "pcs-index")
+SET_NAMES = ("lay", "cm-inclusion", "pcs-index", "short")
 _CODE_IN_TEXT = re.compile(r"\b[A-Z][0-9][0-9A-Z]\b")
 _INDEX_REF = re.compile(r"\*\*([0-9A-HJ-NP-Z]{3,7})\*\*")
 
@@ -66,29 +69,60 @@ def _records(store: IndexStore, system: str, fragment: str):
         yield record.code, record.to_dict()
 
 
-def cm_inclusion_set(store: IndexStore, sample: int = CM_SAMPLE, seed: int = SEED) -> QuerySet:
-    """ICD-10-CM inclusion terms as queries for the codes that list them (see data/README.md for the recipe)."""
+def cm_inclusion_set(store: IndexStore, sample: int = CM_SAMPLE, seed: int = SEED,
+                     includes_sample: int = INCLUDES_SAMPLE, exclude: frozenset[str] = frozenset(),
+                     name: str = "cm-inclusion") -> QuerySet:
+    """ICD-10-CM inclusion terms and category <includes> notes as queries for the codes that list them (see
+    data/README.md for the recipe); each is held out of its code and of the descendants that inherit it."""
     if "icd10cm" not in store.systems:
-        return QuerySet("cm-inclusion", (), needs_held_out=True)
+        return QuerySet(name, (), needs_held_out=True)
     titles = {t.lower() for t in store.titles("icd10cm")}
-    owners: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # lower term -> text -> codes
-    for code, record in _records(store, "icd10cm", '"kind":"inclusion"'):
-        for note in record["notes"]:
-            term = note["text"]
-            if note["kind"] != "inclusion" or len(term) < 3 or _CODE_IN_TEXT.search(term):
-                continue
-            if term.lower() not in titles:
-                owners[term.lower()][term].add(code)
-    chosen = _sample(sorted(owners), sample, seed)
+    # kind -> lower term -> spelling -> codes
+    owners: dict[str, dict[str, dict[str, set[str]]]] = {k: defaultdict(lambda: defaultdict(set))
+                                                          for k in ("inclusion", "includes")}
+    for fragment in ('"kind":"inclusion"', '"kind":"includes"'):
+        for code, record in _records(store, "icd10cm", fragment):
+            if record["kind"] in ("chapter", "block"):
+                continue  # a chapter or block note names no code prefix a result could fall under
+            for note in record["notes"]:
+                term = note["text"]
+                if note["kind"] not in owners or len(term) < 3 or _CODE_IN_TEXT.search(term):
+                    continue
+                if term.lower() not in titles and term.lower() not in exclude:
+                    owners[note["kind"]][term.lower()][term].add(code)
+    chosen = [("inclusion", t) for t in _sample(sorted(owners["inclusion"]), sample, seed)]
+    includes = sorted(t for t in owners["includes"] if t not in owners["inclusion"])
+    chosen += [("includes", t) for t in _sample(includes, includes_sample, seed)]
     queries, held = [], {}
-    for n, lower in enumerate(chosen, start=1):
-        spellings = owners[lower]
+    for n, (kind, lower) in enumerate(chosen, start=1):
+        spellings = owners[kind][lower]
         codes = sorted({c for cs in spellings.values() for c in cs})
-        queries.append(Query(f"cm-{n}", min(spellings), "icd10cm", tuple(code_key(c) for c in codes), "inclusion"))
+        qid = f"{name}-{n}" if kind == "inclusion" else f"{name}-inc-{n}"
+        queries.append(Query(qid, min(spellings), "icd10cm", tuple(code_key(c) for c in codes), kind))
         for text, cs in spellings.items():
             for code in cs:
                 held[("icd10cm", code)] = held.get(("icd10cm", code), frozenset()) | {text}
-    return QuerySet("cm-inclusion", tuple(queries), tuple(sorted(held.items())), needs_held_out=True)
+    return QuerySet(name, tuple(queries), tuple(sorted(held.items())), needs_held_out=True)
+
+
+def short_set(store: IndexStore, samples: dict[str, int] | None = None, seed: int = SEED,
+              exclude: frozenset[str] = frozenset(), name: str = "short") -> QuerySet:
+    """CMS short descriptions ('Disp fx of shaft of r femur, init') as queries for their own code, held out of
+    that code's document and of the abbreviations mined from the tables, so each is unseen claim text."""
+    queries, held = [], {}
+    billable = store.all_rows(billable_only=True)
+    for system, size in (samples or SHORT_SAMPLE).items():
+        if system not in store.systems:
+            continue
+        shorts = short_descriptions(system)
+        rows = {code_key(r.code): r for r in billable if r.system == system}
+        pool = sorted(k for k, s in shorts.items()
+                      if k in rows and s.lower() != rows[k].title.lower() and s.lower() not in exclude)
+        for key in _sample(pool, size, seed):
+            row = rows[key]
+            queries.append(Query(f"{name}-{system}-{len(queries) + 1}", shorts[key], system, (key,), system))
+            held[(system, row.code)] = frozenset({shorts[key]})
+    return QuerySet(name, tuple(queries), tuple(sorted(held.items())), needs_held_out=True)
 
 
 def pcs_index_entries(db_path: Path | None = None) -> dict[str, tuple[str, ...]]:
@@ -103,10 +137,11 @@ def pcs_index_entries(db_path: Path | None = None) -> dict[str, tuple[str, ...]]
 
 
 def pcs_index_set(store: IndexStore, sample: int = PCS_SAMPLE, seed: int = SEED,
-                  max_documents: int = PCS_MAX_DOCUMENTS) -> QuerySet:
+                  max_documents: int = PCS_MAX_DOCUMENTS, exclude: frozenset[str] = frozenset(),
+                  name: str = "pcs-index") -> QuerySet:
     """PCS Index terms as queries for the code prefixes they lead to, held out of the codes that carry them."""
     if "icd10pcs" not in store.systems:
-        return QuerySet("pcs-index", (), needs_held_out=True)
+        return QuerySet(name, (), needs_held_out=True)
     holders: dict[str, list[str]] = defaultdict(list)
     labels: set[str] = set()  # entries that only repeat an axis value ("Bypass") are not alternative wordings
     for code, record in _records(store, "icd10pcs", '"terms":["'):
@@ -116,15 +151,16 @@ def pcs_index_set(store: IndexStore, sample: int = PCS_SAMPLE, seed: int = SEED,
     candidates = {}
     for term, refs in pcs_index_entries().items():
         prefixes = tuple(p for p in refs if prefix_exists(store, "icd10pcs", p))
-        if prefixes and term not in labels and len(holders.get(term, ())) <= max_documents:
+        if (prefixes and term not in labels and len(holders.get(term, ())) <= max_documents
+                and term.lower() not in exclude):
             candidates[term] = prefixes
     chosen = _sample(sorted(candidates), sample, seed)
-    queries = tuple(Query(f"pcs-{n}", t, "icd10pcs", candidates[t], "index") for n, t in enumerate(chosen, start=1))
+    queries = tuple(Query(f"{name}-{n}", t, "icd10pcs", candidates[t], "index") for n, t in enumerate(chosen, start=1))
     held = {}
     for term in chosen:
         for code in holders.get(term, ()):
             held[("icd10pcs", code)] = held.get(("icd10pcs", code), frozenset()) | {term}
-    return QuerySet("pcs-index", queries, tuple(sorted(held.items())), needs_held_out=True)
+    return QuerySet(name, queries, tuple(sorted(held.items())), needs_held_out=True)
 
 
 def _sample(items: list[str], size: int, seed: int) -> list[str]:
@@ -133,7 +169,20 @@ def _sample(items: list[str], size: int, seed: int) -> list[str]:
 
 
 BUILDERS: dict[str, Callable[[IndexStore], QuerySet]] = {
-    "lay": lay_set, "cm-inclusion": cm_inclusion_set, "pcs-index": pcs_index_set}
+    "lay": lay_set, "cm-inclusion": cm_inclusion_set, "pcs-index": pcs_index_set, "short": short_set}
+
+
+TRAIN_SEED = SEED + 1
+
+
+def train_sets(store: IndexStore, evaluation: dict[str, QuerySet] | None = None) -> dict[str, QuerySet]:
+    """Queries of the same kinds for training the learned ranker, drawn apart from every evaluation query and
+    held out of the same held-out index; the hand-written lay set has no training part."""
+    evaluation = evaluation or query_sets(store)
+    seen = frozenset(q.text.lower() for s in evaluation.values() for q in s.queries)
+    return {"train-cm": cm_inclusion_set(store, 600, TRAIN_SEED, 150, seen, "train-cm"),
+            "train-pcs": pcs_index_set(store, 300, TRAIN_SEED, exclude=seen, name="train-pcs"),
+            "train-short": short_set(store, {"icd10cm": 300, "icd10pcs": 200}, TRAIN_SEED, seen, "train-short")}
 
 
 def query_sets(store: IndexStore, names=SET_NAMES) -> dict[str, QuerySet]:

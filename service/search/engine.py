@@ -11,11 +11,14 @@ from embeddings.index import format as ix
 from embeddings.index.store import CodeRow, IndexStore
 from embeddings.settings import Settings
 from service.errors import QueryError
+from service.search import coverage, ranker
+from service.search import operations as ops
 from service.search import query as q
 from service.search import understanding as qu
 from service.search.fusion import Fusion
 from service.search.query import STEM
 from service.search.retrievers import CodeRetriever, DenseRetriever, LexicalRetriever, QueryEmbeddings
+from service.search.rolldown import SPECIFIC_WORDS, roll_down
 
 MODES = ("hybrid", "lexical", "dense")
 # Query-understanding features on by default; the evaluation's ablation says what each one adds.
@@ -55,7 +58,10 @@ class SearchEngine:
         table = qu.load_table()
         protected = {w for k in table for w in k} | encoder.vocabulary()
         speller = qu.Speller(self.vocabulary, self._known_word, protected)
-        self.understanding = qu.Understanding(table, speller)
+        self._official: dict[str, bool] = {}
+        operations = ops.Operations(ops.load_rules(), ops.device_words(store.titles_starting("icd10pcs", "Removal of ")))
+        self.understanding = qu.Understanding(table, speller, store.abbreviations(), self._official_word, operations)
+        self.ranker = ranker.load()
         self.codes = CodeRetriever(store)
         self.words = LexicalRetriever(store, self.vocabulary)
         self.meaning = DenseRetriever(store, self.embed)
@@ -63,6 +69,15 @@ class SearchEngine:
     def _known_word(self, word: str) -> bool:
         """True when some document matches the word after stemming ('fractured' is known through 'fracture')."""
         return self.store.lexical_matches(q.fts_phrase(word))
+
+    def _official_word(self, word: str) -> bool:
+        """True when a title or synonym uses the word as written (or its plural), claim text aside."""
+        if word not in self._official:
+            if len(self._official) > 100_000:
+                self._official.clear()
+            # Exact words, not stems: the stemmer would take 'subs' for 'sub' and 'ant' stays an insect.
+            self._official[word] = word in self.vocabulary or word + "s" in self.vocabulary
+        return self._official[word]
 
     def clear_query_cache(self) -> None:
         """Forget cached query vectors, so a timing run pays for encoding like a first-time query."""
@@ -110,20 +125,32 @@ class SearchEngine:
         if mode not in MODES:
             raise QueryError(f"mode must be one of {', '.join(MODES)}")
         features = self.check_features(features)
-        typing = not text.endswith((" ", "\t"))  # the last word may be unfinished
-        u = self.understanding.understand(parsed.text, system, features, partial_last=typing)
-        fusion = self._retrieve(parsed, u, system, mode)
-        if u.intent:
-            fusion.damp([i for i in fusion.scores if self.store.system_of[i] != u.intent], qu.CONFLICT)
+        parsed, u, fusion = self.candidates(text, parsed, system, mode, features)
         ranked = fusion.ranked()
-        if u.sides or u.encounter:
+        if "ranker" in features and self.ranker is not None:
+            ranked = ranker.rerank(ranked, fusion, self.store, u, self.ranker, use_coverage="coverage" in features)
+        elif "coverage" in features and u.slots:
+            ranked = coverage.rerank(ranked, fusion, self.store, u.slots)
+        if u.sides or u.encounter or u.operations or u.seventh:
             ranked = self._steer(ranked, fusion, u)
+        if "rolldown" in features:
+            ranked = roll_down(ranked, fusion, self.store, specific=len(parsed.words) >= SPECIFIC_WORDS)
         ranked = self._filter(ranked, billable, chapter)
         page = ranked[offset:offset + limit]
         rows = self.store.rows(page)
         hits = tuple(self._hit(rows[i], fusion.scores[i], fusion.reasons[i], u) for i in page if i in rows)
         return SearchResult(parsed.text, hits, len(ranked), round((time.perf_counter() - started) * 1000, 2), mode,
                             u.did_you_mean, tuple(str(e) for e in u.expansions))
+
+    def candidates(self, text: str, parsed: q.ParsedQuery, system: str | None, mode: str,
+                   features: frozenset[str]) -> tuple[q.ParsedQuery, qu.Understood, Fusion]:
+        """Understanding and fused retrieval, before any re-ranking: what the learned ranker is trained on."""
+        typing = not text.endswith((" ", "\t"))  # the last word may be unfinished
+        u = self.understanding.understand(parsed.text, system, features, partial_last=typing)
+        fusion = self._retrieve(parsed, u, system, mode)
+        if u.intent:
+            fusion.damp([i for i in fusion.scores if self.store.system_of[i] != u.intent], qu.CONFLICT)
+        return parsed, u, fusion
 
     def _retrieve(self, parsed: q.ParsedQuery, u: qu.Understood, system: str | None, mode: str) -> Fusion:
         k = self.settings.candidates
@@ -140,13 +167,30 @@ class SearchEngine:
     def _steer(self, ranked: list[int], fusion: Fusion, u: qu.Understood) -> list[int]:
         """Re-order the top candidates by agreement with the query's side (left/right) and encounter."""
         head = ranked[:qu.STEER_DEPTH]
+        if u.seventh:
+            head = self._with_seventh(head, fusion, u.seventh)
         rows = self.store.rows(head)
         for row_id in head:
-            factor, why = qu.steer_factor(rows[row_id].title, u) if row_id in rows else (1.0, "")
+            factor, why = qu.steer_factor(rows[row_id].title, u, rows[row_id].code) if row_id in rows else (1.0, "")
             fusion.scores[row_id] *= factor
             if why:
                 fusion.reasons[row_id].append(why)
         return sorted(head, key=lambda i: -fusion.scores[i]) + ranked[qu.STEER_DEPTH:]
+
+    def _with_seventh(self, head: list[int], fusion: Fusion, seventh: str) -> list[int]:
+        """For a query naming a 7th character, each candidate's sibling with that character joins in its place
+        (S52.121M -> S52.121N): the words of the two titles barely differ, so retrieval may have missed it."""
+        out = list(head)
+        for i in head:
+            key = str(self.store.key_of[i])
+            if len(key) < 3 or (len(key) == 7 and key[6] == seventh):
+                continue
+            sibling = self.store.code_id(str(self.store.system_of[i]), key[:6].ljust(6, "X") + seventh)
+            if sibling is not None and sibling not in fusion.scores:
+                fusion.scores[sibling] = fusion.scores[i]
+                fusion.reasons[sibling] = list(fusion.reasons[i])
+                out.append(sibling)
+        return out
 
     def _filter(self, ids: list[int], billable: bool | None, chapter: str | None) -> list[int]:
         if billable is not None:

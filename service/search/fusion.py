@@ -18,6 +18,7 @@ class Candidate:
     weight: float
     reason: str
     exact: bool = False
+    score: float = 0.0  # the path's own score (cosine similarity for the dense path)
 
 
 @dataclass
@@ -26,9 +27,12 @@ class Fusion:
     rrf_k: int
     scores: dict[int, float] = field(default_factory=dict)
     reasons: dict[int, list[str]] = field(default_factory=dict)
+    # candidate -> path -> (0-based rank, weight, path score): what a learned ranker reads
+    seen: dict[int, dict[str, tuple[int, float, float]]] = field(default_factory=dict)
 
     def add(self, path: str, candidates: list[Candidate]) -> None:
         for rank, c in enumerate(candidates):
+            self.seen.setdefault(c.id, {})[path] = (rank, c.weight, c.score)
             score = WEIGHTS[path] * c.weight / (self.rrf_k + rank + 1)
             if c.exact:
                 score += EXACT_CODE_BOOST

@@ -10,8 +10,9 @@ from service.errors import QueryError
 
 __all__ = ["QueryError", "ParsedQuery", "parse", "tokens", "STEM", "same_stem"]
 
-STOPWORDS = frozenset("""a an and are as at be by for from in into is of on or the to with without w/ nos
-unspecified other""".split())
+# 'without', 'unspecified' and 'other' are not among them: typed, they tell sibling codes apart ("without loss of
+# consciousness", "unspecified femur", "other specified injuries").
+STOPWORDS = frozenset("""a an and are as at be by for from in into is of on or the to with w/ nos""".split())
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # A code-shaped token: ICD-10-CM (K92.2, k922, S72.001A), PCS (0DTJ4ZZ, 0DT) or a CPT/HCPCS-like code.
 _CODE_LIKE = re.compile(r"^[A-Za-z0-9]{1,3}(\.?[A-Za-z0-9]{0,5})$")
@@ -59,6 +60,33 @@ STEM = 5  # two words match when their first five letters agree ('fractures' ~ '
 
 def same_stem(a: str, b: str) -> bool:
     return a[:STEM] == b[:STEM]
+
+
+def close_forms(a: str, b: str) -> bool:
+    """Forms of one word: they agree on their first STEM letters, or all of the shorter one's when it has
+    fewer ('burns' ~ 'burn', 'fractured' ~ 'fracture'; not 'fits' ~ 'fitting', which only a stemmer joins)."""
+    if a == b:
+        return True
+    n = min(STEM, len(a), len(b))
+    return n >= 3 and a[:n] == b[:n]
+
+
+class Forms:
+    """The words of one text, indexed so `has(word)` answers close_forms against all of them at once."""
+
+    def __init__(self, words: set[str]):
+        self.words = words
+        self.short = {w for w in words if 3 <= len(w) < STEM}
+        self.prefixes = {w[:n] for w in words for n in (3, 4, STEM) if len(w) >= n}
+
+    def has(self, word: str) -> bool:
+        if word in self.words:
+            return True
+        if len(word) < 3:
+            return False
+        if len(word) >= STEM:
+            return word[:STEM] in self.prefixes or word[:3] in self.short or word[:4] in self.short
+        return word in self.prefixes or word[:3] in self.short
 
 
 def fts_phrase(word: str) -> str:

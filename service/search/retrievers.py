@@ -1,6 +1,7 @@
 """The three retrieval paths behind one contract, `search(..., system, limit) -> list[Candidate]`."""
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from threading import Lock
 
@@ -17,6 +18,9 @@ from service.search.fusion import PARTIAL_MATCH_WEIGHT, Candidate
 COMMON_SHARE = 0.05
 MAX_ANY_WORDS = 8  # the any-word stage of a long query uses its rarest words only
 MIN_PREFIX = 3  # typeahead completes a last word of at least this many letters
+OFFICIAL_COLUMNS = "title terms context"  # every lexical column but the claim text
+_TEXT_WORD = re.compile(r"[a-z0-9]+")
+GUARD_DEPTH = 40  # lexical candidates the stem-collision guard reads; deeper ones add little to the fusion
 
 
 class CodeRetriever:
@@ -56,7 +60,23 @@ class LexicalRetriever:
         stages = [(q.fts_slots(u.slots), 1.0)]
         if len(u.any_words) > 1:
             stages.append((q.fts_expression(self.or_words(u.any_words), "OR"), PARTIAL_MATCH_WEIGHT))
-        return self._staged(stages, system, limit)
+        if not u.claim_text:
+            stages = [(f"{{{OFFICIAL_COLUMNS}}} : ({expression})", weight) for expression, weight in stages]
+        found = self._staged(stages, system, limit)
+        return self.forms_first(found, u.slots) if u.stem_guard else found
+
+    def forms_first(self, found: list[Candidate], slots) -> list[Candidate]:
+        """Stem-collision guard: of the top GUARD_DEPTH, candidates that hold a form of every slot's words keep
+        their BM25 order ahead of those the stemmer alone matched ('fits' finds seizures before 'Device Fitting')."""
+        head, rest = found[:GUARD_DEPTH], found[GUARD_DEPTH:]
+        texts = self.store.lexical_texts([c.id for c in head])
+        good, weak = [], []
+        for c in head:
+            forms = q.Forms(set(_TEXT_WORD.findall(texts.get(c.id, "").lower())))
+            held = all(any(all(forms.has(w) for w in alt) for alt in slot if alt) for slot in slots)
+            (good if held else weak).append(c if held or c.weight < 1 else Candidate(c.id, PARTIAL_MATCH_WEIGHT,
+                                                                                      c.reason))
+        return good + weak + rest
 
     def or_words(self, words: tuple[str, ...]) -> tuple[str, ...]:
         """The words for the any-word stage: all but the very common ones (the rarest is kept if all are)."""
@@ -116,4 +136,4 @@ class DenseRetriever:
             ids = self.store.ids[name]
             results += [(int(ids[p]), float(s)) for s, p in zip(scores[0], positions[0]) if p >= 0]
         results.sort(key=lambda r: -r[1])
-        return [Candidate(i, 1.0, f"semantic {s:.2f}") for i, s in results[:limit]]
+        return [Candidate(i, 1.0, f"semantic {s:.2f}", score=s) for i, s in results[:limit]]

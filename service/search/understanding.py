@@ -11,15 +11,20 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 import embeddings
+from embeddings.abbreviations import spell_slashes
 from service.search import query as q
+from service.search.operations import Operations, Reading
 
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
-FEATURES = ("expand", "expand_dense", "spell", "spell_dense", "laterality", "encounter", "intent")
+FEATURES = ("expand", "expand_dense", "abbrev", "spell", "spell_dense", "laterality", "encounter", "intent",
+            "operations", "rolldown", "claim", "stem_guard", "coverage", "ranker")
 TABLE = Path(embeddings.__file__).parent / "terms" / "abbreviations.tsv"
 # Fused scores of candidates whose laterality or encounter contradicts the query are multiplied by
 # CONFLICT; those that agree by AGREE. Only the top STEER_DEPTH candidates are looked at.
 CONFLICT, AGREE, STEER_DEPTH = 0.5, 1.2, 60
 SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "bilat": "bilateral", "both": "bilateral"}
+# Claim text names a 7th character by itself: 'Disp fx of head of r rad, 7thN' is the code ending in N.
+_SEVENTH = re.compile(r"^7th([a-z0-9])$")
 _TITLE_SIDE = re.compile(r"\b(left|right|bilateral)\b", re.I)
 _TITLE_ENCOUNTER = re.compile(r"\b(initial encounter|subsequent encounter|sequela)\b", re.I)
 _ENCOUNTER_OF_TITLE = {"initial encounter": "initial", "subsequent encounter": "subsequent", "sequela": "sequela"}
@@ -73,14 +78,33 @@ class Understood:
     sides: frozenset[str] = frozenset()
     encounter: str = ""
     intent: str = ""  # "icd10pcs" when the query asks for a procedure
+    operations: tuple[str, ...] = ()  # PCS root operations an everyday word means here ('removal' -> Resection)
+    not_operations: tuple[str, ...] = ()  # ... and those it does not mean here (Removal, of a device)
+    claim_text: bool = True  # lexical search also reads the short descriptions (claim text)
+    stem_guard: bool = True  # lexical hits holding a form of each query word go before stemmer-only matches
+    seventh: str = ""  # the 7th character a claim-style query names ('7thG' -> 'G')
+
+
+def singular(word: str) -> str:
+    """The word with a plain English plural ending taken off ('sores' -> 'sore', 'injuries' -> 'injury'), so
+    table terms match whichever number the query uses; words in -ss, -us and -is keep their ending."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def table_key(words: Iterable[str]) -> tuple[str, ...]:
+    return tuple(singular(w) for w in words)
 
 
 def load_table(path: Path = TABLE) -> dict[tuple[str, ...], tuple[Entry, ...]]:
-    """The curated table (term, expansion, system) keyed by the term's word tuple."""
+    """The curated table (term, expansion, system) keyed by the term's singular word tuple."""
     table: dict[tuple[str, ...], list[Entry]] = {}
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh, delimiter="\t"):
-            key = tuple(q.tokens(row["term"]))
+            key = table_key(q.tokens(row["term"]))
             if key and row["expansion"].strip():
                 system = "" if row["system"] in ("any", "") else row["system"]
                 table.setdefault(key, []).append(Entry(row["term"], row["expansion"].strip(), system))
@@ -130,22 +154,46 @@ class Speller:
 
 
 class Understanding:
-    """Turns a parsed query into lexical slots and dense text, using the features asked for."""
+    """Turns a parsed query into lexical slots and dense text, using the features asked for.
 
-    def __init__(self, table: Mapping[tuple[str, ...], tuple[Entry, ...]], speller: Speller | None):
-        self.table, self.speller = table, speller
+    `abbreviations` (claim word -> title word, mined at build time) spell out words official text never uses
+    ('subdr hem' -> 'subdural hemorrhage'); `official` says whether titles or synonyms use a word as written.
+    """
+
+    def __init__(self, table: Mapping[tuple[str, ...], tuple[Entry, ...]], speller: Speller | None,
+                 abbreviations: Mapping[str, str] | None = None, official: Callable[[str], bool] = lambda _w: False,
+                 operations: Operations | None = None):
+        self.table, self.speller, self.operations = table, speller, operations
+        self.abbreviations, self.official = dict(abbreviations or {}), official
         self.longest = max((len(k) for k in table), default=0)
 
     def understand(self, text: str, system: str | None, features: frozenset[str],
                    partial_last: bool = False) -> Understood:
         """`partial_last`: the last word may still be being typed, so it can complete a table term."""
+        text = spell_slashes(text) if "abbrev" in features else text
         words = q.tokens(text)
+        seventh = next((m.group(1).upper() for w in words if (m := _SEVENTH.match(w))), "") \
+            if "encounter" in features else ""
+        if seventh:
+            words = [w for w in words if not _SEVENTH.match(w)]
+            text = re.sub(r"\b7th[A-Za-z0-9]\b", " ", text)
         matches = self._expansions(words, system) if {"expand", "expand_dense"} & features else {}
         if partial_last and {"expand", "expand_dense"} & features:
             matches.update(self._completion(words, matches, system))
-        corrections = self._corrections(words, matches) if self.speller and "spell" in features else {}
+        spelt = self._abbreviated(words, matches) if "abbrev" in features else {}
+        # Lexical search takes the abbreviation or its word either way; the text to embed swaps only words
+        # official text never uses as written ('subdr'), never a word that is also a word there ('drain').
+        unofficial = {w: e for w, e in spelt.items() if not self.official(w)}
+        corrections = self._corrections(words, matches, spelt) if self.speller and "spell" in features else {}
+        reading = self._operation(words, matches, system) if "operations" in features else None
         slots, any_words, expansions, i = [], [], [], 0
         while i < len(words):
+            if reading and i == reading.start:  # the everyday word or the root operations it means
+                said = _content(words[i:i + reading.length])
+                slots.append(tuple(dict.fromkeys([said] + [(o.lower(),) for o in reading.operations])))
+                any_words += list(said) + [o.lower() for o in reading.operations]
+                i += reading.length
+                continue
             if i in matches:
                 n, entries = matches[i]
                 original = _content(words[i:i + n])
@@ -163,28 +211,54 @@ class Understanding:
             i += 1
             if word in q.STOPWORDS:
                 continue
+            if word in spelt:  # the abbreviation or the word it stands for
+                slots.append(((word,), (spelt[word],)))
+                any_words += [word, spelt[word]]
+                continue
             # A corrected word matched no document, so only its correction is searched for.
             word = corrections.get(word, word)
             slots.append(((word,),))
             any_words.append(word)
-        cues = set(words) | {w for e in expansions for w in q.tokens(e.expansion)}
+        spelt_out = [Expansion(w, e) for w, e in spelt.items()]
+        cues = set(words) | {w for e in expansions + spelt_out for w in q.tokens(e.expansion)}
         return Understood(
             slots=tuple(s for s in slots if s), any_words=tuple(dict.fromkeys(any_words)),
-            dense_text=self._dense_text(text, words, corrections, expansions, features),
-            expansions=tuple(expansions) if "expand" in features else (),
+            dense_text=self._dense_text(_replace_words(text, unofficial) if unofficial else text, words, corrections,
+                                        expansions, features)
+            + (" (" + " or ".join(o.lower() for o in reading.operations) + ")" if reading else ""),
+            expansions=(tuple(expansions) if "expand" in features else ()) + tuple(spelt_out),
             corrections=tuple(Correction(w, c) for w, c in corrections.items()),
             did_you_mean=_replace_words(text, corrections) if corrections else None,
             sides=frozenset(SIDES[w] for w in cues if w in SIDES) if "laterality" in features else frozenset(),
             encounter=_encounter(words, cues) if "encounter" in features else "",
-            intent=_intent(words, matches) if "intent" in features and not system else "",
+            intent=("icd10pcs" if reading else _intent(words, matches)) if "intent" in features and not system else "",
+            operations=reading.operations if reading else (),
+            not_operations=reading.not_operations if reading else (),
+            claim_text="claim" in features, stem_guard="stem_guard" in features, seventh=seventh,
         )
+
+    def _operation(self, words: list[str], matches: Matches, system: str | None):
+        """The root operations a procedure query's everyday word means, when no table term already covers it."""
+        if self.operations is None or system not in (None, "icd10pcs") or CONDITION_WORDS & set(words):
+            return None
+        reading = self.operations.read(words)
+        if reading is None:
+            return None
+        covered = {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
+        if covered & set(range(reading.start, reading.start + reading.length)):
+            # A table term ('gallbladder removal') already says what to search for; the reading still steers.
+            reading = Reading(-1, 0, reading.operations, reading.not_operations)
+        other_signal = any(w in PROCEDURE_WORDS or w.endswith(PROCEDURE_SUFFIXES) for w in words)
+        if system != "icd10pcs" and not other_signal and len(words) < 2:
+            return None
+        return reading
 
     def _expansions(self, words: list[str], system: str | None) -> dict[int, tuple[int, tuple[Entry, ...]]]:
         """Longest table terms found in the query, by start position: {start: (length, entries)}."""
         found, i = {}, 0
         while i < len(words):
             for n in range(min(self.longest, len(words) - i), 0, -1):
-                entries = tuple(e for e in self.table.get(tuple(words[i:i + n]), ())
+                entries = tuple(e for e in self.table.get(table_key(words[i:i + n]), ())
                                 if not system or not e.system or e.system == system)
                 if entries:
                     found[i] = (n, entries)
@@ -204,7 +278,7 @@ class Understanding:
         best = None
         for key, entries in self.table.items():
             start = len(words) - len(key)
-            if (start < 0 or not key[-1].startswith(words[last]) or tuple(words[start:last]) != key[:-1]
+            if (start < 0 or not key[-1].startswith(words[last]) or table_key(words[start:last]) != key[:-1]
                     or covered & set(range(start, last))):
                 continue
             entries = tuple(e for e in entries if not system or not e.system or e.system == system)
@@ -216,11 +290,17 @@ class Understanding:
             return {}
         return {best[1]: (best[2], best[3])}
 
-    def _corrections(self, words: list[str], matches: Matches) -> dict[str, str]:
+    def _abbreviated(self, words: list[str], matches: Matches) -> dict[str, str]:
+        """Claim abbreviations ('fx', 'unsp', 'subdr', 'drain') among the words no table term covers."""
+        covered = {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
+        return {w: self.abbreviations[w] for j, w in enumerate(words)
+                if j not in covered and w in self.abbreviations and w not in q.STOPWORDS}
+
+    def _corrections(self, words: list[str], matches: Matches, spelt: Mapping[str, str]) -> dict[str, str]:
         covered = {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
         out = {}
         for j, word in enumerate(words):
-            if j not in covered:
+            if j not in covered and word not in spelt:
                 fixed = self.speller.correct(word) if self.speller else None
                 if fixed and fixed != word:
                     out[word] = fixed
@@ -262,9 +342,23 @@ def _intent(words: list[str], matches: Matches) -> str:
     return "icd10pcs" if procedure and not CONDITION_WORDS & set(words) else ""
 
 
-def steer_factor(title: str, understood: Understood) -> tuple[float, str]:
-    """Score multiplier and reason for a candidate's title, given the query's laterality and encounter."""
+def steer_factor(title: str, understood: Understood, code: str = "") -> tuple[float, str]:
+    """Score multiplier and reason for a candidate, given the query's laterality, encounter, root operation and
+    named 7th character."""
     factor, reasons = 1.0, []
+    if understood.seventh and code:
+        key = code.replace(".", "")
+        if len(key) == 7 and key[6] == understood.seventh:
+            factor *= AGREE
+            reasons.append(f"7th character {understood.seventh}")
+        else:
+            factor *= CONFLICT
+    if understood.operations or understood.not_operations:
+        if title.startswith(tuple(o + " " for o in understood.operations)):
+            factor *= AGREE
+            reasons.append("operation: " + title.split(" ", 1)[0])
+        elif title.startswith(tuple(o + " " for o in understood.not_operations)):
+            factor *= CONFLICT
     if understood.sides:
         sides = {s.lower() for s in _TITLE_SIDE.findall(title)}
         if sides & understood.sides:

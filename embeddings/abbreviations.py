@@ -1,0 +1,84 @@
+"""Claim abbreviations ('subdr' -> 'subdural') learned by aligning CMS short descriptions with their titles."""
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter, defaultdict
+from typing import Iterable, Iterator
+
+from embeddings.records import Code
+
+MIN_SUPPORT = 3  # an abbreviation must be seen spelt out this many times ...
+MIN_SHARE = 0.6  # ... and mean the same word in this share of them
+MIN_SHARE_ONE_LETTER = 0.9  # 'r' and 'l' stand for right and left; a one-letter word must be near certain
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def claim_words(text: str) -> list[str]:
+    """Lower-case words of claim text, with the slash forms spelt out ('w/o' -> 'without', 'w/' -> 'with')."""
+    return _WORD.findall(spell_slashes(text.lower()))
+
+
+def spell_slashes(text: str) -> str:
+    return re.sub(r"\bw/(?!o\b)", " with ", re.sub(r"\bw/o\b", " without ", text, flags=re.I), flags=re.I)
+
+
+def pairs(codes: Iterable[Code], dropped: dict[tuple[str, str], frozenset[str]] | None = None
+          ) -> Iterator[tuple[str, str]]:
+    """(short, title) of every code with a short description that is not held out for evaluation."""
+    dropped = dropped or {}
+    for c in codes:
+        if c.short and c.short.lower() != c.title.lower() and c.short not in dropped.get((c.system, c.code), ()):
+            yield c.short, c.title
+
+
+def mine(found: Iterable[tuple[str, str]], min_support: int = MIN_SUPPORT) -> dict[str, str]:
+    """Abbreviation -> the title word it stands for, for words that titles themselves (almost) never use."""
+    meanings: dict[str, Counter[str]] = defaultdict(Counter)
+    title_words: Counter[str] = Counter()
+    for short, title in found:
+        words = claim_words(title)
+        title_words.update(set(words))
+        for abbreviation, word in aligned(claim_words(short), words):
+            meanings[abbreviation][word] += 1
+    table = {}
+    for abbreviation, counts in meanings.items():
+        word, n = counts.most_common(1)[0]
+        share = n / sum(counts.values())
+        needed = MIN_SHARE_ONE_LETTER if len(abbreviation) == 1 else MIN_SHARE
+        if n >= min_support and share >= needed and title_words[abbreviation] * 10 < n:
+            table[abbreviation] = word
+    return dict(sorted(table.items()))
+
+
+def aligned(short: list[str], title: list[str]) -> Iterator[tuple[str, str]]:
+    """Pairs (short word, title word) where the short form abbreviates the title word.
+
+    Words both texts share anchor the alignment; in a gap of equal length the words pair up in order when
+    their first letters agree ('fx' ~ 'fracture'); in an unequal gap a short word pairs with the next title
+    word it is a letter-subsequence of ('init' ~ 'initial' in 'initial encounter for closed fracture').
+    """
+    matcher = difflib.SequenceMatcher(a=short, b=title, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "replace":
+            continue
+        gap, words = short[i1:i2], title[j1:j2]
+        if len(gap) == len(words):
+            yield from ((a, b) for a, b in zip(gap, words) if _abbreviates(a, b, strict=False))
+            continue
+        start = 0
+        for a in gap:
+            for k in range(start, len(words)):
+                if _abbreviates(a, words[k], strict=True):
+                    yield a, words[k]
+                    start = k + 1
+                    break
+
+
+def _abbreviates(short: str, word: str, strict: bool) -> bool:
+    if short == word or len(short) >= len(word) or short[0] != word[0] or not short.isalpha() or not word.isalpha():
+        return False
+    if not strict:
+        return True
+    letters = iter(word)
+    return all(ch in letters for ch in short)

@@ -1,0 +1,96 @@
+"""PCS root-operation semantics of everyday procedure words: 'gallbladder removal' means Resection or Excision
+of a body part, while PCS Removal takes out a device; 'scope' is Inspection, 'setting' Reposition."""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import embeddings
+from service.search import query as q
+
+TABLE = Path(embeddings.__file__).parent / "terms" / "operations.tsv"
+OBJECTS = ("body part", "device", "matter", "any")
+# What PCS Extirpation takes out: "solid matter such as foreign body, thrombus, or calculus" (its definition).
+MATTER_WORDS = frozenset("stone calculus calculi clot thrombus embolus foreign matter debris".split())
+_REMOVAL_TITLE = re.compile(r"^Removal of (.+?) from (.+?)(?:,|$)")
+
+
+@dataclass(frozen=True)
+class Rule:
+    term: tuple[str, ...]
+    operations: tuple[str, ...]
+    object: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Where the operation word is, the root operations it means here and those it does not mean here."""
+    start: int
+    length: int
+    operations: tuple[str, ...]
+    not_operations: tuple[str, ...]
+
+
+def load_rules(path: Path = TABLE) -> dict[tuple[str, ...], tuple[Rule, ...]]:
+    rules: dict[tuple[str, ...], list[Rule]] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            if row["object"] not in OBJECTS:
+                raise ValueError(f"{path}: object {row['object']!r} of {row['term']!r} is not one of {OBJECTS}")
+            term = tuple(q.tokens(row["term"]))
+            rules.setdefault(term, []).append(Rule(term, tuple(row["operations"].split("|")), row["object"]))
+    return {k: tuple(v) for k, v in rules.items()}
+
+
+def device_words(removal_titles: Iterable[str]) -> frozenset[str]:
+    """Words naming devices, from the PCS titles 'Removal of <device> from <body part>': words of the device
+    phrases that no body-part phrase uses."""
+    devices: set[str] = set()
+    parts: set[str] = set()
+    for title in removal_titles:
+        m = _REMOVAL_TITLE.match(title)
+        if m:
+            devices.update(q.tokens(m.group(1)))
+            parts.update(q.tokens(m.group(2)))
+    return frozenset(w for w in devices - parts - q.STOPWORDS if len(w) > 2)
+
+
+class Operations:
+    def __init__(self, rules: dict[tuple[str, ...], tuple[Rule, ...]], devices: frozenset[str]):
+        self.rules, self.devices = rules, devices
+        self.longest = max((len(k) for k in rules), default=0)
+
+    def is_term(self, words: list[str]) -> bool:
+        return self.find(words) is not None
+
+    def find(self, words: list[str]) -> tuple[int, int, tuple[Rule, ...]] | None:
+        for i in range(len(words)):
+            for n in range(min(self.longest, len(words) - i), 0, -1):
+                found = self.rules.get(tuple(words[i:i + n]))
+                if found:
+                    return i, n, found
+        return None
+
+    def object_of(self, words: list[str]) -> str:
+        singular = {w[:-1] if w.endswith("s") else w for w in words} | set(words)
+        if singular & MATTER_WORDS:
+            return "matter"
+        if singular & self.devices:
+            return "device"
+        return "body part"
+
+    def read(self, words: list[str]) -> Reading | None:
+        found = self.find(words)
+        if found is None:
+            return None
+        start, length, rules = found
+        obj = self.object_of(words[:start] + words[start + length:])
+        meant = [r for r in rules if r.object in (obj, "any")]
+        if not meant:
+            return None
+        operations = tuple(dict.fromkeys(o for r in meant for o in r.operations))
+        others = tuple(dict.fromkeys(o for r in rules if r not in meant for o in r.operations if o not in operations))
+        return Reading(start, length, operations, others)

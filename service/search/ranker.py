@@ -1,0 +1,95 @@
+"""The learned ranking stage: a logistic model over per-candidate features replaces hand-set fusion weights."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.index.store import CodeRow, IndexStore
+from service.search import coverage
+from service.search import understanding as qu
+from service.search.fusion import Fusion
+
+MODEL_FILE = Path(__file__).parent / "ranker.json"
+RANK_DEPTH = 60  # candidates (best fused first) the model scores; the rest keep their fused order after them
+FEATURES = ("rrf", "lexical_rr", "lexical_all_words", "lexical_some_words", "dense_score", "dense_rr", "dense_absent",
+            "code_exact", "code_prefix", "billable", "depth", "title_slots", "title_share", "title_both",
+            "intent_agrees", "intent_conflicts", "expanded", "query_words")
+
+
+@dataclass(frozen=True)
+class RankerModel:
+    names: tuple[str, ...]
+    weights: np.ndarray
+    bias: float
+    mean: np.ndarray
+    scale: np.ndarray
+    info: dict
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        z = ((x - self.mean) / self.scale) @ self.weights + self.bias
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def to_json(self) -> dict:
+        return {"features": list(self.names), "weights": self.weights.round(6).tolist(), "bias": round(self.bias, 6),
+                "mean": self.mean.round(6).tolist(), "scale": self.scale.round(6).tolist(), "info": self.info}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RankerModel":
+        return cls(tuple(data["features"]), np.array(data["weights"]), float(data["bias"]), np.array(data["mean"]),
+                   np.array(data["scale"]), dict(data.get("info", {})))
+
+
+def load(path: Path = MODEL_FILE) -> RankerModel | None:
+    """The trained model, or None when there is none or it was trained on other features (RRF is used then)."""
+    if not path.exists():
+        return None
+    model = RankerModel.from_json(json.loads(path.read_text()))
+    return model if model.names == FEATURES else None
+
+
+def features(ids: list[int], fusion: Fusion, rows: dict[int, CodeRow], store: IndexStore, u: qu.Understood,
+             use_coverage: bool = True) -> np.ndarray:
+    """One row of FEATURES per candidate id."""
+    x = np.zeros((len(ids), len(FEATURES)), dtype=np.float64)
+    words = float(len(u.slots))
+    expanded = float(bool(u.expansions))
+    for n, i in enumerate(ids):
+        seen = fusion.seen.get(i, {})
+        lexical, dense, code = seen.get("lexical"), seen.get("dense"), seen.get("code")
+        row = rows.get(i)
+        slots_share, title_share = coverage.shares(row.title, u.slots) if row and use_coverage else (0.0, 0.0)
+        x[n] = (
+            fusion.scores.get(i, 0.0) * 60,
+            1.0 / (1 + lexical[0]) if lexical else 0.0,
+            float(bool(lexical) and lexical[1] >= 1.0),
+            float(bool(lexical) and lexical[1] < 1.0),
+            dense[2] if dense else 0.0,
+            1.0 / (1 + dense[0]) if dense else 0.0,
+            float(dense is None),
+            float(bool(code) and fusion.scores.get(i, 0.0) >= 10),
+            float(code is not None),
+            float(store.billable[i]),
+            len(store.key_of[i]) / 7.0,
+            slots_share, title_share, slots_share * title_share,
+            float(bool(u.intent) and store.system_of[i] == u.intent),
+            float(bool(u.intent) and store.system_of[i] != u.intent),
+            expanded, min(words, 10.0) / 10.0,
+        )
+    return x
+
+
+def rerank(ranked: list[int], fusion: Fusion, store: IndexStore, u: qu.Understood, model: RankerModel,
+           use_coverage: bool = True) -> list[int]:
+    """The top RANK_DEPTH re-ordered by the model; their fused scores become the model's probabilities."""
+    head = ranked[:RANK_DEPTH]
+    if not head:
+        return ranked
+    rows = store.rows(head)
+    scores = model.score(features(head, fusion, rows, store, u, use_coverage))
+    for i, s in zip(head, scores):
+        exact = fusion.scores[i] >= 10  # an exact code match stays pinned first
+        fusion.scores[i] = float(s) + (10.0 if exact else 0.0)
+    return sorted(head, key=lambda i: -fusion.scores[i]) + ranked[RANK_DEPTH:]

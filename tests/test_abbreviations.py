@@ -1,0 +1,59 @@
+"""Claim abbreviations mined from short/long description pairs, and how the query side spells them out."""
+from embeddings import abbreviations as ab
+from embeddings.records import Code
+from service.search import understanding as qu
+
+PAIRS = [
+    ("Disp fx of shaft of r femur, init", "Displaced fracture of shaft of right femur, initial encounter for closed fracture"),
+    ("Nondisp fx of shaft of l femur, subs", "Nondisplaced fracture of shaft of left femur, subsequent encounter"),
+    ("Disp fx of neck of r femur, init", "Displaced fracture of neck of right femur, initial encounter for closed fracture"),
+    ("Traum subdr hem w/o loss of consciousness, init",
+     "Traumatic subdural hemorrhage without loss of consciousness, initial encounter"),
+    ("Traum subdr hem w LOC of 30 minutes or less, init",
+     "Traumatic subdural hemorrhage with loss of consciousness of 30 minutes or less, initial encounter"),
+    ("Traum subdr hem w/o loss of consciousness, subs",
+     "Traumatic subdural hemorrhage without loss of consciousness, subsequent encounter"),
+]
+
+
+def test_slash_forms_are_spelt_out():
+    assert ab.claim_words("Hem w/o LOC, w/ fx") == ["hem", "without", "loc", "with", "fx"]
+    assert ab.spell_slashes("w/o and W/O") == " without  and  without "
+
+
+def test_mining_pairs_each_abbreviation_with_the_word_it_stands_for():
+    table = ab.mine(PAIRS, min_support=3)
+    assert table["fx"] == "fracture" and table["init"] == "initial"
+    assert table["traum"] == "traumatic" and table["subdr"] == "subdural" and table["hem"] == "hemorrhage"
+    # Seen too rarely ('disp' and 'subs' twice, 'l' once), or a word titles use: never an abbreviation.
+    assert not {"disp", "subs", "l", "r", "shaft", "of"} & set(table)
+
+
+def test_mining_needs_agreement_and_skips_words_titles_use():
+    conflicting = [("Ac x", "Acute x")] * 3 + [("Ac y", "Acquired y")] * 3
+    assert "ac" not in ab.mine(conflicting, min_support=3)  # half the time one word, half another
+    # A word titles use once in a while may still be an abbreviation when claims use it ten times as often.
+    rare_in_titles = [("Bleed", "Bleeding")] * 30 + [("x", "Bleed x")]
+    assert ab.mine(rare_in_titles, min_support=3) == {"bleed": "bleeding"}
+    common_in_titles = [("Bleed", "Bleeding")] * 3 + [("y", "Bleed y")]
+    assert ab.mine(common_in_titles, min_support=3) == {}
+
+
+def test_held_out_short_descriptions_are_not_mined():
+    codes = [Code("icd10cm", f"S72.{n}", long, True, "code", short=short) for n, (short, long) in enumerate(PAIRS)]
+    dropped = {("icd10cm", "S72.0"): frozenset({PAIRS[0][0]})}
+    assert len(list(ab.pairs(codes, dropped))) == len(PAIRS) - 1
+    assert len(list(ab.pairs(codes))) == len(PAIRS)
+
+
+def test_the_query_side_spells_out_abbreviations_official_text_does_not_use():
+    table = ab.mine(PAIRS, min_support=3)
+    understanding = qu.Understanding({}, None, table, official=lambda w: w == "hem")
+    u = understanding.understand("traum subdr hem w/o loc, init", None, frozenset(qu.FEATURES))
+    assert (("subdr",), ("subdural",)) in u.slots and (("traum",), ("traumatic",)) in u.slots
+    # 'hem' is a word official text uses as written: searched for either way, but the text to embed keeps it.
+    assert (("hem",), ("hemorrhage",)) in u.slots and "hem " in u.dense_text
+    assert "subdural" in u.dense_text and "subdr" not in u.dense_text and "without" in u.dense_text
+    assert u.encounter == "initial" and "subdr → subdural" in [str(e) for e in u.expansions]
+    off = understanding.understand("traum subdr hem", None, frozenset(qu.FEATURES) - {"abbrev"})
+    assert (("subdr",),) in off.slots and "subdr" in off.dense_text and not off.expansions

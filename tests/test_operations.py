@@ -1,0 +1,95 @@
+"""PCS root-operation semantics of everyday words, and roll-down of categories to codable codes."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from service.search import operations as ops
+from service.search import understanding as qu
+from service.search.fusion import Fusion
+from service.search.rolldown import roll_down
+
+REMOVALS = ["Removal of Drainage Device from Gallbladder, Open Approach",
+            "Removal of Spacer from Right Knee Joint, Percutaneous Approach",
+            "Removal of Intraluminal Device from Gallbladder, Open Approach"]
+
+
+@pytest.fixture(scope="module")
+def operations():
+    return ops.Operations(ops.load_rules(), ops.device_words(REMOVALS))
+
+
+def test_device_words_come_from_removal_titles_without_body_part_words():
+    words = ops.device_words(REMOVALS)
+    assert {"drainage", "device", "spacer", "intraluminal"} <= words
+    assert not {"gallbladder", "knee", "joint", "right", "open"} & words
+
+
+def test_removal_of_a_body_part_is_resection_or_excision_not_device_removal(operations):
+    reading = operations.read(["gallbladder", "removal"])
+    assert reading.operations == ("Resection", "Excision") and "Removal" in reading.not_operations
+    device = operations.read(["removal", "of", "drainage", "device", "gallbladder"])
+    assert device.operations == ("Removal",) and "Resection" in device.not_operations
+    assert operations.read(["kidney", "stone", "removal"]).operations == ("Extirpation",)
+    assert operations.read(["knee", "scope"]).operations == ("Inspection",)
+    assert operations.read(["heart", "failure"]) is None
+
+
+def test_every_rule_names_a_known_object_and_a_root_operation():
+    for rules in ops.load_rules().values():
+        for rule in rules:
+            assert rule.object in ops.OBJECTS and all(o[:1].isupper() for o in rule.operations)
+
+
+def test_understanding_searches_the_operation_and_steers_away_from_device_removal(operations):
+    understanding = qu.Understanding({}, None, operations=operations)
+    u = understanding.understand("gallbladder removal", None, frozenset(qu.FEATURES))
+    assert (("removal",), ("resection",), ("excision",)) in u.slots and u.intent == "icd10pcs"
+    assert "resection" in u.dense_text
+    agree, why = qu.steer_factor("Resection of Gallbladder, Open Approach", u)
+    conflict, _ = qu.steer_factor("Removal of Drainage Device from Gallbladder, Open Approach", u)
+    assert agree > 1 > conflict and why == "operation: Resection"
+    # A diagnosis query ('complication of ...') or the feature switched off leaves the words alone.
+    assert not understanding.understand("complication of gallbladder removal", None, frozenset(qu.FEATURES)).operations
+    off = understanding.understand("gallbladder removal", None, frozenset(qu.FEATURES) - {"operations"})
+    assert (("removal",),) in off.slots and not off.operations
+
+
+def _store(keys, billable):
+    return SimpleNamespace(key_of=np.array(keys, dtype=object), billable=np.array(billable),
+                           system_of=np.array(["icd10cm"] * len(keys), dtype=object))
+
+
+def test_roll_down_brings_the_best_codable_descendant_next_to_its_category():
+    store = _store(["T41", "T411X1A", "T411X2A", "K922"], [False, True, True, True])
+    fusion = Fusion(60, scores={0: 1.0, 3: 0.9, 2: 0.5, 1: 0.4}, reasons={i: [] for i in range(4)})
+    ranked = fusion.ranked()
+    assert roll_down(ranked, fusion, store, specific=False) == [0, 2, 3, 1]
+    assert roll_down(ranked, fusion, store, specific=True) == [2, 0, 3, 1]
+    assert "codable code under T41" in fusion.reasons[2]
+
+
+def test_roll_down_leaves_a_category_without_descendant_candidates_alone():
+    store = _store(["T41", "K922"], [False, True])
+    fusion = Fusion(60, scores={0: 1.0, 1: 0.5}, reasons={0: [], 1: []})
+    assert roll_down(fusion.ranked(), fusion, store, specific=True) == [0, 1]
+
+
+def test_coverage_prefers_the_title_that_says_what_the_query_says_and_no_more():
+    from service.search.coverage import coverage
+    u = qu.Understanding({}, None, {"subs": "subsequent"}).understand(
+        "Sprain of interphalangeal joint of left thumb, subs", None, frozenset(qu.FEATURES))
+    exact = coverage("Sprain of interphalangeal joint of left thumb, subsequent encounter", u.slots)
+    sibling = coverage("Subluxation of interphalangeal joint of left thumb, subsequent encounter", u.slots)
+    broader = coverage("Sprain of joints and ligaments of other parts of the hand, left thumb, subsequent encounter",
+                       u.slots)
+    assert exact > sibling > 0 and exact > broader > 0
+    assert coverage("Cholera", u.slots) == 0.0
+
+
+def test_a_named_seventh_character_steers_to_codes_ending_in_it():
+    u = qu.Understanding({}, None).understand("Disp fx of head of r rad, 7thN", None, frozenset(qu.FEATURES))
+    assert u.seventh == "N" and all("7thn" not in alt for slot in u.slots for alt in slot)
+    agree, why = qu.steer_factor("Displaced fracture ...", u, "S52.121N")
+    conflict, _ = qu.steer_factor("Displaced fracture ...", u, "S52.121M")
+    assert agree > 1 > conflict and why == "7th character N"

@@ -1,0 +1,54 @@
+"""The learned ranking stage: features, the logistic fit, and the engine using (or not using) the model."""
+import numpy as np
+
+from service.evaluation import learn
+from service.evaluation import sets as es
+from service.search import query as q
+from service.search import ranker
+from service.search.engine import DEFAULT_FEATURES
+
+
+def test_fit_learns_a_separable_signal_and_beats_the_given_order():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, len(ranker.FEATURES)))
+    y = (x[:, 4] + 0.1 * rng.normal(size=600) > 1.0).astype(float)  # relevance lives in one feature
+    groups = np.repeat(np.arange(60), 10)
+    model = learn.fit(x, y)
+    assert np.argmax(np.abs(model.weights)) == 4 and model.weights[4] > 0
+    assert learn.mrr(x, y, groups, model) > learn.mrr(x, y, groups, None)
+    again = ranker.RankerModel.from_json(model.to_json())
+    assert np.allclose(again.score(x), model.score(x), atol=1e-4)
+
+
+def test_features_describe_each_candidate_from_every_path(engine):
+    text = "appendicitis"
+    parsed, u, fusion = engine.candidates(text, q.parse(text), None, "hybrid", DEFAULT_FEATURES)
+    head = fusion.ranked()[:ranker.RANK_DEPTH]
+    x = ranker.features(head, fusion, engine.store.rows(head), engine.store, u)
+    assert x.shape == (len(head), len(ranker.FEATURES)) and np.isfinite(x).all()
+    col = {name: n for n, name in enumerate(ranker.FEATURES)}
+    top = dict(zip(ranker.FEATURES, x[0]))
+    assert top["lexical_rr"] > 0 and 0 < top["title_slots"] <= 1
+    assert (x[:, col["dense_absent"]] == 0).any() and set(np.unique(x[:, col["billable"]])) <= {0.0, 1.0}
+
+
+def test_training_sets_never_share_a_query_with_the_evaluation_sets(engine):
+    evaluation = es.query_sets(engine.store)
+    training = es.train_sets(engine.store, evaluation)
+    asked = {q.text.lower() for s in evaluation.values() for q in s.queries}
+    assert any(s.queries for s in training.values())  # the fixture is small: the evaluation sets take most
+    assert not asked & {q.text.lower() for s in training.values() for q in s.queries}
+
+
+def test_the_engine_reorders_by_the_model_and_can_do_without_it(engine, monkeypatch):
+    weights = np.zeros(len(ranker.FEATURES))
+    weights[ranker.FEATURES.index("depth")] = 5.0  # a model that wants the longest codes first
+    deep = ranker.RankerModel(ranker.FEATURES, weights, 0.0, np.zeros(len(weights)), np.ones(len(weights)), {})
+    monkeypatch.setattr(engine, "ranker", deep)
+    hits = engine.search("appendicitis", limit=5).hits
+    assert [len(h.code.replace(".", "")) for h in hits] == sorted((len(h.code.replace(".", "")) for h in hits),
+                                                                 reverse=True)
+    plain = engine.search("appendicitis", limit=5, features=DEFAULT_FEATURES - {"ranker"}).hits
+    assert [h.code for h in plain] != [h.code for h in hits]
+    monkeypatch.setattr(engine, "ranker", None)
+    assert [h.code for h in engine.search("appendicitis", limit=5).hits] == [h.code for h in plain]
