@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run install install-test build serve test test-fast lint eval bench loadtest model clean
+.PHONY: run install install-test build serve test test-fast lint eval bench loadtest model ranker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,11 @@ loadtest: install-test build
 model: install build
 	$(BIN)/python -m service.evaluation.exclusions
 	$(BIN)/python -m embeddings.training.train
+
+# The learned ranking stage (service/search/ranker.json): trained on query sets drawn apart from the evaluation
+# ones, held out of the held-out index like them; a few minutes. `make eval` then reports it against RRF.
+ranker: install-test build
+	$(BIN)/python -m service.evaluation.learn
 
 clean:
 	rm -rf $(VENV) data/index data/index.builds data/index.lock

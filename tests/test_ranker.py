@@ -13,7 +13,7 @@ def test_fit_learns_a_separable_signal_and_beats_the_given_order():
     x = rng.normal(size=(600, len(ranker.FEATURES)))
     y = (x[:, 4] + 0.1 * rng.normal(size=600) > 1.0).astype(float)  # relevance lives in one feature
     groups = np.repeat(np.arange(60), 10)
-    model = learn.fit(x, y)
+    model = learn.fit(x, y, groups)
     assert np.argmax(np.abs(model.weights)) == 4 and model.weights[4] > 0
     assert learn.mrr(x, y, groups, model) > learn.mrr(x, y, groups, None)
     again = ranker.RankerModel.from_json(model.to_json())

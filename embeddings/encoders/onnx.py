@@ -34,7 +34,11 @@ def pipeline_config(path: Path) -> dict:
     if kinds[:2] != ["Transformer", "Pooling"] or any(k != "Normalize" for k in kinds[2:]):
         raise ValueError(f"{path}: only Transformer + Pooling (+ Normalize) pipelines can run on ONNX, not {kinds}")
     pooling = _read_json(path / modules[1].get("path", "1_Pooling") / "config.json", {})
-    modes = sorted(k for k, v in pooling.items() if k.startswith("pooling_mode") and v)
+    # sentence-transformers < 6 writes one flag per mode ("pooling_mode_mean_tokens": true); 6 and later write
+    # "pooling_mode": "mean".
+    modes = sorted(k for k, v in pooling.items() if k.startswith("pooling_mode_") and v)
+    if isinstance(pooling.get("pooling_mode"), str):
+        modes = sorted(set(modes) | {f"pooling_mode_{pooling['pooling_mode']}_tokens"})
     if modes != ["pooling_mode_mean_tokens"]:
         raise ValueError(f"{path}: only mean pooling is supported on ONNX, the model asks for {modes}")
     bert = _read_json(path / "sentence_bert_config.json", {})

@@ -21,8 +21,9 @@ from service.search.engine import DEFAULT_FEATURES, SearchEngine
 SEED = 20261201
 VALIDATION_SHARE = 0.2  # queries (not candidates) kept apart to check the model against RRF before it is saved
 L2 = 1e-2
-STEPS = 2000
-LEARNING_RATE = 0.2
+STEPS = 1500
+LEARNING_RATE = 0.5
+PAIRS_PER_QUERY = 200
 
 
 def collect(engine: SearchEngine, queries) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[int]]]:
@@ -43,19 +44,29 @@ def collect(engine: SearchEngine, queries) -> tuple[np.ndarray, np.ndarray, np.n
     return np.vstack(xs), np.concatenate(ys), np.concatenate(groups), orders
 
 
-def fit(x: np.ndarray, y: np.ndarray) -> ranker.RankerModel:
-    """L2-regularised logistic regression by full-batch gradient descent; positives weighted to balance."""
+def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int = SEED) -> ranker.RankerModel:
+    """Pairwise logistic regression (RankNet with a linear scorer): within each query, a relevant candidate should
+    score above an irrelevant one. Full-batch gradient descent with L2; at most PAIRS_PER_QUERY pairs a query."""
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     z = (x - mean) / scale
-    weight = np.where(y > 0, (len(y) - y.sum()) / max(y.sum(), 1.0), 1.0)
-    w, b = np.zeros(z.shape[1]), 0.0
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        pos, neg = rows[y[rows] > 0], rows[y[rows] == 0]
+        if not len(pos) or not len(neg):
+            continue
+        pairs = [(p, n) for p in pos for n in neg]
+        if len(pairs) > PAIRS_PER_QUERY:
+            pairs = [pairs[k] for k in rng.choice(len(pairs), PAIRS_PER_QUERY, replace=False)]
+        diffs += [z[p] - z[n] for p, n in pairs]
+    d = np.array(diffs)
+    w = np.zeros(z.shape[1])
     for _ in range(STEPS):
-        p = 1.0 / (1.0 + np.exp(-(z @ w + b)))
-        g = weight * (p - y)
-        w -= LEARNING_RATE * (z.T @ g / len(y) + L2 * w)
-        b -= LEARNING_RATE * float(g.mean())
-    return ranker.RankerModel(ranker.FEATURES, w, b, mean, scale, {})
+        p = 1.0 / (1.0 + np.exp(-(d @ w)))
+        w -= LEARNING_RATE * (d.T @ (p - 1.0) / len(d) + L2 * w)
+    return ranker.RankerModel(ranker.FEATURES, w, 0.0, mean, scale, {"pairs": len(d)})
 
 
 def mrr(x, y, groups, model: ranker.RankerModel | None) -> float:
@@ -86,14 +97,15 @@ def main(argv=None) -> int:
     cut = int(len(queries) * (1 - VALIDATION_SHARE))
     x, y, groups, _orders = collect(heldout, queries[:cut])
     vx, vy, vgroups, _ = collect(heldout, queries[cut:])
-    model = fit(x, y)
+    model = fit(x, y, groups)
     checked = {"validation_queries": len(queries) - cut, "validation_mrr@10_rrf": round(mrr(vx, vy, vgroups, None), 4),
                "validation_mrr@10_model": round(mrr(vx, vy, vgroups, model), 4)}
     print(json.dumps(checked), file=sys.stderr)
-    final = fit(np.vstack([x, vx]), np.concatenate([y, vy]))
+    final = fit(np.vstack([x, vx]), np.concatenate([y, vy]), np.concatenate([groups, vgroups + groups.max() + 1]))
     final = ranker.RankerModel(final.names, final.weights, final.bias, final.mean, final.scale, {
         "trained_on": {name: len(s.queries) for name, s in train_sets.items()}, "held_out_codes": len(held_codes),
-        "candidates": int(len(y) + len(vy)), "seed": SEED, "l2": L2, "steps": STEPS,
+        "candidates": int(len(y) + len(vy)), "pairs": final.info["pairs"], "loss": "pairwise logistic (RankNet)",
+        "seed": SEED, "l2": L2, "steps": STEPS,
         "dense_model": engine.encoder.name, "seconds": round(time.monotonic() - started), **checked})
     ranker.MODEL_FILE.write_text(json.dumps(final.to_json(), indent=1) + "\n")
     print(f"ranker -> {ranker.MODEL_FILE}", file=sys.stderr)
