@@ -39,18 +39,25 @@ def execute_notebook(path: Path = NOTEBOOK, env: dict | None = None, save_to: Pa
 
 
 def cli(argv=None) -> int:
-    """`python -m service.evaluation.notebook [--pin NAME] [--notebook] [--set NAME]`: evaluate, pin figures, run the notebook."""
+    """`python -m service.evaluation.notebook [--pin NAME] [--saved] [--notebook] [--set NAME]`: evaluate (or read the
+    saved report), pin figures, run the notebook."""
     p = argparse.ArgumentParser(prog="python -m service.evaluation.notebook")
     p.add_argument("--pin", metavar="PROFILE", help="write this run's figures to data/eval/expected.json")
     p.add_argument("--notebook", action="store_true", help="execute notebooks/evaluation.ipynb in place")
     p.add_argument("--set", dest="sets", action="append")
+    p.add_argument("--saved", action="store_true",
+                   help="use the report `medcodes evaluate` saved for this index instead of evaluating again")
     args = p.parse_args(argv)
     if args.notebook:
         execute_notebook(save_to=NOTEBOOK)
         print(f"executed {NOTEBOOK}")
         return 0
     engine = SearchEngine.open(Settings.from_env())
-    report = runner.evaluate_index(engine, tuple(args.sets or es.SET_NAMES))
+    saved = runner.load_saved(engine) if args.saved else None
+    if args.saved and saved is None:
+        print(f"error: no saved report for this index at {runner.SAVED}; run `medcodes evaluate` first")
+        return 2
+    report = saved or runner.evaluate_index(engine, tuple(args.sets or es.SET_NAMES))
     print(eval_report.text_table(report.results))
     if args.pin:
         gate.pin(report, args.pin)
