@@ -30,7 +30,8 @@ class RankerModel:
 
     def score(self, x: np.ndarray) -> np.ndarray:
         z = ((x - self.mean) / self.scale) @ self.weights + self.bias
-        return 1.0 / (1.0 + np.exp(-z))
+        scores: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+        return scores
 
     def to_json(self) -> dict:
         return {"features": list(self.names), "weights": self.weights.round(6).tolist(), "bias": round(self.bias, 6),
@@ -64,8 +65,8 @@ def features(ids: list[int], fusion: Fusion, rows: dict[int, CodeRow], store: In
         x[n] = (
             fusion.scores.get(i, 0.0) * 60,
             1.0 / (1 + lexical[0]) if lexical else 0.0,
-            float(bool(lexical) and lexical[1] >= 1.0),
-            float(bool(lexical) and lexical[1] < 1.0),
+            float(lexical is not None and lexical[1] >= 1.0),
+            float(lexical is not None and lexical[1] < 1.0),
             dense[2] if dense else 0.0,
             1.0 / (1 + dense[0]) if dense else 0.0,
             float(dense is None),

@@ -65,12 +65,13 @@ class LexicalRetriever:
         found = self._staged(stages, system, limit)
         return self.forms_first(found, u.slots) if u.stem_guard else found
 
-    def forms_first(self, found: list[Candidate], slots) -> list[Candidate]:
+    def forms_first(self, found: list[Candidate], slots: tuple[tuple[tuple[str, ...], ...], ...]) -> list[Candidate]:
         """Stem-collision guard: of the top GUARD_DEPTH, candidates that hold a form of every slot's words keep
         their BM25 order ahead of those the stemmer alone matched ('fits' finds seizures before 'Device Fitting')."""
         head, rest = found[:GUARD_DEPTH], found[GUARD_DEPTH:]
         texts = self.store.lexical_texts([c.id for c in head])
-        good, weak = [], []
+        good: list[Candidate] = []
+        weak: list[Candidate] = []
         for c in head:
             forms = q.Forms(set(_TEXT_WORD.findall(texts.get(c.id, "").lower())))
             held = all(any(all(forms.has(w) for w in alt) for alt in slot if alt) for slot in slots)

@@ -237,7 +237,7 @@ class Understanding:
             claim_text="claim" in features, stem_guard="stem_guard" in features, seventh=seventh,
         )
 
-    def _operation(self, words: list[str], matches: Matches, system: str | None):
+    def _operation(self, words: list[str], matches: Matches, system: str | None) -> Reading | None:
         """The root operations a procedure query's everyday word means, when no table term already covers it."""
         if self.operations is None or system not in (None, "icd10pcs") or CONDITION_WORDS & set(words):
             return None
