@@ -26,9 +26,9 @@ LEARNING_RATE = 0.5
 PAIRS_PER_QUERY = 200
 
 
-def collect(engine: SearchEngine, queries) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[int]]]:
-    """Features (top RANK_DEPTH fused candidates), labels and query numbers; plus each query's RRF order."""
-    xs, ys, groups, orders = [], [], [], []
+def collect(engine: SearchEngine, queries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features of each query's top RANK_DEPTH fused candidates (in RRF order), their labels and query numbers."""
+    xs, ys, groups = [], [], []
     for n, query in enumerate(queries):
         parsed = q.parse(query.text)
         parsed, u, fusion = engine.candidates(query.text, parsed, None, "hybrid", DEFAULT_FEATURES)
@@ -40,8 +40,7 @@ def collect(engine: SearchEngine, queries) -> tuple[np.ndarray, np.ndarray, np.n
         ys.append(np.array([is_relevant(str(engine.store.system_of[i]), str(engine.store.key_of[i]), query)
                             for i in head], dtype=np.float64))
         groups.append(np.full(len(head), n))
-        orders.append(head)
-    return np.vstack(xs), np.concatenate(ys), np.concatenate(groups), orders
+    return np.vstack(xs), np.concatenate(ys), np.concatenate(groups)
 
 
 def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int = SEED) -> ranker.RankerModel:
@@ -95,8 +94,8 @@ def main(argv=None) -> int:
     queries = [query for s in train_sets.values() for query in s.queries]
     random.Random(SEED).shuffle(queries)
     cut = int(len(queries) * (1 - VALIDATION_SHARE))
-    x, y, groups, _orders = collect(heldout, queries[:cut])
-    vx, vy, vgroups, _ = collect(heldout, queries[cut:])
+    x, y, groups = collect(heldout, queries[:cut])
+    vx, vy, vgroups = collect(heldout, queries[cut:])
     model = fit(x, y, groups)
     checked = {"validation_queries": len(queries) - cut, "validation_mrr@10_rrf": round(mrr(vx, vy, vgroups, None), 4),
                "validation_mrr@10_model": round(mrr(vx, vy, vgroups, model), 4)}

@@ -58,7 +58,6 @@ class SearchEngine:
         table = qu.load_table()
         protected = {w for k in table for w in k} | encoder.vocabulary()
         speller = qu.Speller(self.vocabulary, self._known_word, protected)
-        self._official: dict[str, bool] = {}
         operations = ops.Operations(ops.load_rules(), ops.device_words(store.titles_starting("icd10pcs", "Removal of ")))
         self.understanding = qu.Understanding(table, speller, store.abbreviations(), self._official_word, operations)
         self.ranker = ranker.load()
@@ -72,12 +71,8 @@ class SearchEngine:
 
     def _official_word(self, word: str) -> bool:
         """True when a title or synonym uses the word as written (or its plural), claim text aside."""
-        if word not in self._official:
-            if len(self._official) > 100_000:
-                self._official.clear()
-            # Exact words, not stems: the stemmer would take 'subs' for 'sub' and 'ant' stays an insect.
-            self._official[word] = word in self.vocabulary or word + "s" in self.vocabulary
-        return self._official[word]
+        # Exact words, not stems: the stemmer would take 'subs' for 'sub' and 'ant' stays an insect.
+        return word in self.vocabulary or word + "s" in self.vocabulary
 
     def clear_query_cache(self) -> None:
         """Forget cached query vectors, so a timing run pays for encoding like a first-time query."""

@@ -244,7 +244,7 @@ class Understanding:
         reading = self.operations.read(words)
         if reading is None:
             return None
-        covered = {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
+        covered = _covered(matches)
         if covered & set(range(reading.start, reading.start + reading.length)):
             # A table term ('gallbladder removal') already says what to search for; the reading still steers.
             reading = Reading(-1, 0, reading.operations, reading.not_operations)
@@ -272,7 +272,7 @@ class Understanding:
         """The table term the query ends in when its unknown last word is the start of the term's last word
         ('heart attac' -> 'heart attack'): the longest such term, then the shortest completion."""
         last = len(words) - 1
-        covered = {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
+        covered = _covered(matches)
         if last < 0 or last in covered or len(words[last]) < 3:
             return {}
         best = None
@@ -292,12 +292,12 @@ class Understanding:
 
     def _abbreviated(self, words: list[str], matches: Matches) -> dict[str, str]:
         """Claim abbreviations ('fx', 'unsp', 'subdr', 'drain') among the words no table term covers."""
-        covered = {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
+        covered = _covered(matches)
         return {w: self.abbreviations[w] for j, w in enumerate(words)
                 if j not in covered and w in self.abbreviations and w not in q.STOPWORDS}
 
     def _corrections(self, words: list[str], matches: Matches, spelt: Mapping[str, str]) -> dict[str, str]:
-        covered = {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
+        covered = _covered(matches)
         out = {}
         for j, word in enumerate(words):
             if j not in covered and word not in spelt:
@@ -313,6 +313,11 @@ class Understanding:
         if "expand_dense" in features and expansions:
             dense += " (" + "; ".join(e.expansion for e in expansions) + ")"
         return dense
+
+
+def _covered(matches: Matches) -> set[int]:
+    """Word positions a table term already accounts for."""
+    return {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
 
 
 def _content(words: Iterable[str]) -> tuple[str, ...]:
