@@ -36,6 +36,8 @@ class Settings:
     candidates: int = _setting(100, "Candidates each retrieval path contributes before fusion.")
     verify_checksums: bool = _setting(True, "Verify manifest checksums of index files when loading.")
     admin_token: str = _setting("", "Token that enables POST /admin/reload; empty disables it.")
+    watch_seconds: float = _setting(0.0, "Every this many seconds, reload when the index link points at a new build "
+                                    "(replicas on shared storage follow a rebuild); 0 turns the watch off.")
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> "Settings":

@@ -137,27 +137,26 @@ def cmd_similar(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    import os
-
     import uvicorn
     settings = _settings(args).replace(host=args.host or Settings.from_env().host,
                                        port=args.port or Settings.from_env().port)
+    if args.watch is not None:
+        if args.watch < 0:
+            raise UsageError("--watch must be 0 (off) or a number of seconds")
+        settings = settings.replace(watch_seconds=args.watch)
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
-    # Workers are separate processes; each builds its app from the same settings passed through the environment.
-    for name, value in (("MEDCODES_INDEX_DIR", settings.index_dir), ("MEDCODES_MODEL", settings.model),
-                        ("MEDCODES_ENCODER", settings.encoder)):
-        os.environ[name] = str(value)
     print(f"medcodes serving {settings.index_dir} on http://{settings.host}:{settings.port} "
           f"({args.workers} worker{'s' if args.workers > 1 else ''})", file=sys.stderr)
-    if args.workers == 1:
-        from service.web.reload import ReloadingApp
-        app = ReloadingApp(settings)
-        app.reload_on_sighup()
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
-    else:
-        uvicorn.run("service.web.reload:create_reloading_app", factory=True, host=settings.host, port=settings.port,
-                    workers=args.workers, log_level="warning")
+    if args.workers > 1:
+        # A supervisor process and N workers on one socket; SIGHUP or POST /admin/reload swaps the index in all.
+        from service.web.workers import serve_workers
+        return serve_workers(settings, args.workers)
+    from service.web.reload import ReloadingApp
+    app = ReloadingApp(settings)
+    app.reload_on_sighup()
+    app.watch(settings.watch_seconds)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0
 
 
@@ -212,7 +211,10 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("serve", help="serve the web site and API")
     v.add_argument("--host")
     v.add_argument("--port", type=int)
-    v.add_argument("--workers", type=int, default=1, help="server processes (each maps the same index read-only)")
+    v.add_argument("--workers", type=int, default=1, help="server processes (each maps the same index read-only); "
+                                                          "SIGHUP to the serve process or POST /admin/reload swaps all")
+    v.add_argument("--watch", type=float, metavar="SECONDS",
+                   help="reload by itself when the index link points at a new build (checked every SECONDS)")
     v.set_defaults(func=cmd_serve)
 
     e = sub.add_parser("evaluate", help="retrieval metrics on the evaluation query sets")

@@ -74,7 +74,7 @@ def test_new_build_swaps_in_atomically_and_old_build_stays_readable(tmp_path):
     assert "cpt" not in SearchEngine.open(settings).store.systems
 
 
-def test_failed_build_keeps_previous_index_and_leaves_no_debris(tmp_path):
+def test_a_build_failing_while_encoding_keeps_the_previous_index(tmp_path):
     settings = _settings(tmp_path, batch_size=2)
     build_index(settings, SMALL, log=_quiet)
     before = settings.index_dir.resolve()
@@ -82,8 +82,65 @@ def test_failed_build_keeps_previous_index_and_leaves_no_debris(tmp_path):
         build_index(settings.replace(cache_dir=tmp_path / "fresh-cache"), SMALL, encoder=ExplodingEncoder(),
                     log=_quiet)
     assert settings.index_dir.resolve() == before
-    assert not list(builds_dir(settings.index_dir).glob(".tmp-*"))
     assert SearchEngine.open(settings).search("sprocket").hits
+
+
+def test_a_build_failing_after_it_wrote_files_leaves_no_debris_and_keeps_the_index(tmp_path, monkeypatch):
+    from embeddings.index import build as build_module
+    settings = _settings(tmp_path)
+    build_index(settings, SMALL, log=_quiet)
+    before = settings.index_dir.resolve()
+    written = []
+
+    def refuse(directory, *_args):
+        written.append((directory, sorted(p.name for p in directory.iterdir())))
+        raise BuildError("simulated validation failure")
+
+    monkeypatch.setattr(build_module, "validate_build", refuse)
+    with pytest.raises(BuildError, match="simulated"):
+        build_index(settings, SMALL, log=_quiet)
+    (directory, files), = written
+    assert directory.name.startswith(".tmp-") and "catalogue.sqlite" in files  # it failed with a half-made build
+    assert not directory.exists() and not list(builds_dir(settings.index_dir).glob(".tmp-*"))
+    assert settings.index_dir.resolve() == before
+    assert SearchEngine.open(settings).search("sprocket").hits
+
+
+KILLED_BUILD = """
+import sys, time
+from pathlib import Path
+from embeddings.index import build
+from embeddings.settings import Settings
+build.validate_build = lambda *a: (Path(sys.argv[2]).touch(), time.sleep(600))
+settings = Settings.from_env(index_dir=Path(sys.argv[1]) / "index", cache_dir=Path(sys.argv[1]) / "cache", encoder="stub")
+build.build_index(settings, build.BuildRequest(systems=(), custom={"cpt": Path(sys.argv[3])}), log=lambda m: None)
+"""
+
+
+def test_a_killed_build_never_replaces_the_index_and_the_next_build_clears_its_debris(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    settings = _settings(tmp_path)
+    build_index(settings, SMALL, log=_quiet)
+    before = settings.index_dir.resolve()
+    ready = tmp_path / "written"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_BUILD, str(tmp_path), str(ready), str(FIX / "custom-codes.csv")])
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists(), "the build never reached its validation step"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    debris = list(builds_dir(settings.index_dir).glob(".tmp-*"))
+    assert len(debris) == 1 and (debris[0] / "catalogue.sqlite").exists()
+    assert settings.index_dir.resolve() == before
+    assert "cpt" in SearchEngine.open(settings).store.systems and SearchEngine.open(settings).search("sprocket").hits
+    build_index(settings, SMALL, log=_quiet)
+    assert not debris[0].exists()
 
 
 def test_second_concurrent_build_is_refused(tmp_path):

@@ -1,4 +1,5 @@
 """Property-based tests: the code normalizer, query parser and every loader under arbitrary input."""
+import sqlite3
 import string
 from pathlib import Path
 
@@ -42,8 +43,33 @@ def test_parse_accepts_or_refuses_cleanly(text):
         return
     assert parsed.text and parsed.text == parsed.text.strip() and len(parsed.text) <= 200
     assert all(ch.isprintable() for ch in parsed.text)
-    expression = fts_expression(parsed.words)
-    assert expression.count('"') == 2 * len(parsed.words)
+    if parsed.words:
+        _fts_accepts(fts_expression(parsed.words, prefix_last=True))
+
+
+def _fts_accepts(expression: str) -> None:
+    """SQLite parses the expression as a MATCH; FTS syntax in user text (a quote, a lone '*', AND) would fail."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE t USING fts5(body)")
+    db.execute("INSERT INTO t VALUES ('heart attack')")
+    db.execute("SELECT count(*) FROM t WHERE t MATCH ?", (expression,)).fetchone()
+
+
+@FAST
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12), min_size=1, max_size=5))
+def test_any_words_make_an_expression_fts5_accepts(words):
+    expression = fts_expression(tuple(words), prefix_last=True)
+    if expression:
+        _fts_accepts(expression)
+    assert fts_expression(("heart", 'att"ack')) == '"heart" OR "attack"'
+
+
+def test_parse_checks_the_length_after_normalising():
+    with pytest.raises(QueryError, match="once normalised"):
+        parse("\ufdfa" * 20, max_chars=200)  # 20 characters, 360 after NFKC
+    assert parse("\ufdfa" * 5, max_chars=200).text
+    with pytest.raises(QueryError):
+        parse("a" * 801, max_chars=200)
 
 
 @FAST
@@ -115,8 +141,9 @@ def test_malformed_source_never_leaves_a_partial_index(tmp_path):
     good = BuildRequest(systems=(), custom={"cpt": FIX / "custom-codes.csv"})
     build_index(settings, good, log=lambda _m: None)
     before = settings.index_dir.resolve()
+    entries = sorted(p.name for p in builds_dir(settings.index_dir).iterdir())
     bad = BuildRequest(systems=(), custom={"cpt": FIX / "custom-bad-quote.csv"})
     with pytest.raises(SourceError, match="custom-bad-quote.csv"):
         build_index(settings, bad, log=lambda _m: None)
     assert settings.index_dir.resolve() == before
-    assert not list(builds_dir(settings.index_dir).glob(".tmp-*"))
+    assert sorted(p.name for p in builds_dir(settings.index_dir).iterdir()) == entries

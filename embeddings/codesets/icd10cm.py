@@ -37,7 +37,7 @@ def load(source: Path | None = None) -> CodeSet:
         _walk_chapter(chapter, fiscal, codes)
     if not codes:
         raise SourceError(path, "no chapters found")
-    origin = "simple-icd-10-cm " + package_version("simple-icd-10-cm") if not source else str(path)
+    origin = "simple-icd-10-cm " + package_version("simple-icd-10-cm") if not source else f"file {path.name}"
     info = SystemInfo(
         name=SYSTEM, title="ICD-10-CM", version=fiscal, source=f"CDC/NCHS tabular list ({origin})",
         licence="Public domain (U.S. Government work)", fhir_uri=FHIR_URI,

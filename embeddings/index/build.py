@@ -195,6 +195,7 @@ def match_content(packs: tuple[Path, ...] | list[Path], codes: list[Code]) -> tu
     by_key = {(c.system, c.key): c for c in codes}
     matched: list[ContentEntry] = []
     warnings: list[str] = []
+    seen: dict[tuple[str, str], str] = {}
     for folder in packs:
         report = load_pack(Path(folder))
         warnings.extend(report.warnings)
@@ -203,6 +204,11 @@ def match_content(packs: tuple[Path, ...] | list[Path], codes: list[Code]) -> tu
             if code is None:
                 warnings.append(f"content pack {entry.source}: {entry.system}/{entry.code} is not a code in this build")
                 continue
+            where = f"{entry.source}/{entry.system}/{entry.code}"
+            if (code.system, code.code) in seen:
+                raise BuildError(f"content packs give {code.system} {code.code} twice ({seen[code.system, code.code]} "
+                                 f"and {where}); keep one entry per code")
+            seen[code.system, code.code] = where
             matched.append(ContentEntry(code.system, code.code, entry.sections, entry.source))
     return matched, warnings
 

@@ -28,9 +28,13 @@ class ParsedQuery:
 def clean(text: str, max_chars: int) -> str:
     if text is None:
         raise QueryError("the query is empty")
-    if len(text) > max_chars:
+    # NFKC can make one character eighteen ('\ufdfa'), so the limit applies to the normalised text; the raw text
+    # is only bounded first so normalising stays cheap.
+    if len(text) > 4 * max_chars:
         raise QueryError(f"the query is {len(text)} characters long; the limit is {max_chars}")
     text = unicodedata.normalize("NFKC", text)
+    if len(text) > max_chars:
+        raise QueryError(f"the query is {len(text)} characters long once normalised; the limit is {max_chars}")
     text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
     text = " ".join(text.split())
     if not text:
@@ -90,7 +94,8 @@ class Forms:
 
 
 def fts_phrase(word: str) -> str:
-    return '"' + word.replace('"', "") + '"'
+    """A word as an FTS5 string: quotes and control characters (NUL ends SQLite's string) are dropped."""
+    return '"' + "".join(ch for ch in word if ch != '"' and ch.isprintable()) + '"'
 
 
 def fts_expression(words: tuple[str, ...], op: str = "OR", prefix_last: bool = False) -> str:

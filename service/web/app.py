@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, engine: SearchEngine | None = N
     app.mount(STATIC, StaticFiles(directory=str(WEB / "static")), name="static")
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
                        allow_headers=["Content-Type", "Accept"], max_age=600)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, index=engine.store.directory.name)
     document_loaded(app, settings, list(engine.store.systems))
     return app
 
@@ -83,10 +83,13 @@ def readable_request(request: Request) -> None:
 
 
 class SecurityHeaders:
-    """ASGI middleware adding BASE_HEADERS to every response and a Content-Security-Policy where none is set."""
+    """ASGI middleware adding BASE_HEADERS to every response and a Content-Security-Policy where none is set.
 
-    def __init__(self, app):
+    `X-Medcodes-Index` names the build that answered, so a client (or a test) can tell which index it read."""
+
+    def __init__(self, app, index: str = ""):
         self.app = app
+        self.index = index
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -98,6 +101,7 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in BASE_HEADERS.items():
                     headers.setdefault(name, value)
+                headers.setdefault("X-Medcodes-Index", self.index)
                 if scope["path"] == "/docs":
                     headers.setdefault("Content-Security-Policy", DOCS_CSP)
                 elif not headers.get("content-type", "").startswith("text/html"):

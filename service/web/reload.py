@@ -4,8 +4,12 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
+import re
 import signal
 import threading
+import time
+from pathlib import Path, PurePath
 
 import anyio
 
@@ -22,12 +26,15 @@ class ReloadingApp:
 
     A request already running keeps the app (and index) it started with, so nothing fails during a swap.
     `POST /admin/reload` exists only when an admin token is configured, and needs `Authorization: Bearer TOKEN`.
+    Under a supervisor (`serve --workers N`) a successful reload asks it to pass the reload on to every worker.
     """
 
-    def __init__(self, settings: Settings, engine: SearchEngine | None = None):
+    def __init__(self, settings: Settings, engine: SearchEngine | None = None, supervisor: int | None = None):
         self.settings = settings
         self.current = create_app(settings, engine)
+        self.supervisor = supervisor
         self._lock = threading.Lock()
+        self._refused: Path | None = None  # a build the watch failed to open: not retried until the link moves
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["path"] == "/admin/reload" and self.settings.admin_token:
@@ -35,16 +42,55 @@ class ReloadingApp:
             return
         await self.current(scope, receive, send)
 
+    @property
+    def loaded(self) -> Path:
+        directory: Path = self.current.state.engine.store.directory
+        return directory
+
     def reload(self) -> dict:
-        """Open the index the index directory points to now; reuse the loaded model when it is the same."""
+        """Open the build the index link points to now, unless it is the one loaded; reuse the loaded model."""
         with self._lock:
             old = self.current.state.engine
+            if Path(self.settings.index_dir).resolve() == self.loaded:
+                return _summary("unchanged", old)
             engine = SearchEngine.open(self.settings, encoder=old.encoder)
             self.current = create_app(self.settings, engine)
-            manifest = engine.store.manifest
             log.warning("reloaded index %s", engine.store.directory.name)
-            return {"status": "reloaded", "built_at": manifest.get("built_at"),
-                    "fingerprint": manifest.get("fingerprint"), "codes": manifest["counts"]["codes"]}
+            return _summary("reloaded", engine)
+
+    def tell_supervisor(self) -> None:
+        """Ask the supervisor to pass the reload on to every worker (the others still hold the previous index)."""
+        if self.supervisor:
+            try:
+                os.kill(self.supervisor, signal.SIGHUP)
+            except OSError as exc:
+                log.error("could not reach the supervisor %s: %s", self.supervisor, exc)
+
+    def watch(self, seconds: float) -> None:
+        """Follow the index link by itself: every `seconds` (0: never), reload when it points at another build.
+        Under a supervisor the same thread also ends this worker if the supervisor has gone."""
+        if seconds <= 0 and not self.supervisor:
+            return
+        threading.Thread(target=self._watch_loop, args=(seconds,), daemon=True, name="medcodes-watch").start()
+
+    def _watch_loop(self, seconds: float) -> None:
+        last = time.monotonic()
+        while True:
+            time.sleep(min(seconds, 1.0) if seconds > 0 else 1.0)
+            if self.supervisor and os.getppid() != self.supervisor:
+                log.error("the supervisor has gone; this worker stops")
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            if seconds <= 0 or time.monotonic() - last < seconds:
+                continue
+            last = time.monotonic()
+            target = Path(self.settings.index_dir).resolve()
+            if target != self.loaded and target != self._refused:
+                try:
+                    self.reload()
+                except Exception as exc:
+                    self._refused = target
+                    log.error("reload refused, still serving the previous index: %s", _plain(exc))
 
     async def _admin(self, scope, receive, send) -> None:
         headers = dict(scope.get("headers") or [])
@@ -57,6 +103,7 @@ class ReloadingApp:
         else:
             try:
                 status, body = 200, await _in_thread(self.reload)
+                self.tell_supervisor()
             except Exception as exc:  # the old index keeps serving; say why the new one was refused
                 status, body = 409, {"error": "reload_failed", "message": _plain(exc)}
         payload = json.dumps(body).encode()
@@ -80,8 +127,20 @@ class ReloadingApp:
             log.error("reload refused, still serving the previous index: %s", _plain(exc))
 
 
+_PATH = re.compile(r"(?:/[^/\s:'\"]+)+/?")
+
+
+def _summary(status: str, engine: SearchEngine) -> dict:
+    manifest = engine.store.manifest
+    return {"status": status, "index": engine.store.directory.name, "built_at": manifest.get("built_at"),
+            "fingerprint": manifest.get("fingerprint"), "codes": manifest["counts"]["codes"]}
+
+
 def _plain(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, IndexLoadError) else "the new index could not be opened"
+    """Why a reload was refused, for a client: no absolute path of the server's disk, only the file's own name."""
+    if not isinstance(exc, IndexLoadError):
+        return "the new index could not be opened"
+    return _PATH.sub(lambda m: PurePath(m.group()).name or "/", str(exc))
 
 
 async def _in_thread(fn):
@@ -90,6 +149,8 @@ async def _in_thread(fn):
 
 def create_reloading_app() -> ReloadingApp:
     """Factory for `uvicorn --factory` and multi-worker serving: settings come from MEDCODES_* variables."""
-    app = ReloadingApp(Settings.from_env())
+    settings = Settings.from_env()
+    app = ReloadingApp(settings)
     app.reload_on_sighup()
+    app.watch(settings.watch_seconds)
     return app

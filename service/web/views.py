@@ -134,4 +134,4 @@ def systems_dict(engine: SearchEngine, groups: dict[str, list[dict]]) -> dict:
 def health_dict(engine: SearchEngine) -> dict:
     m = engine.store.manifest
     return {"status": "ok", "model": m["model"]["name"], "codes": m["counts"]["codes"],
-            "systems": list(engine.store.systems), "built_at": m.get("built_at")}
+            "systems": list(engine.store.systems), "built_at": m.get("built_at"), "index": engine.store.directory.name}
