@@ -1,4 +1,4 @@
-# medcodes: `make run` installs, builds the default index if missing or stale, and serves;
+# medcodes: `make run` installs, serves, and builds the default index behind the server if missing or stale;
 # `make test` runs the test suite. Everything is installed into .venv by these targets.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -37,7 +37,10 @@ build: install
 serve: install
 	$(BIN)/medcodes serve
 
-run: build serve
+# First run: a words-only first stage in a minute or two, served at once, while the full index builds in the
+# background (log: data/index.build.log); the server switches to semantic search by itself when it lands.
+run: install
+	$(BIN)/medcodes serve --build-if-stale
 
 # ruff (style, import order) and mypy (strict on embeddings/index and service/search) are part of the test.
 lint: install-test
@@ -58,7 +61,7 @@ bench: install-test build
 	$(BIN)/python -m service.perf.bench --rebuild
 
 loadtest: install-test build
-	$(BIN)/python -m service.perf.loadtest
+	$(BIN)/python -m service.perf.loadtest $(ARGS)
 
 # The domain-adapted encoder (see README, "The model"); about 15 minutes on two cores, never part of `make run`.
 # Every code and query text of the evaluation sets is written to data/model/excluded.tsv and left out of training.

@@ -49,7 +49,7 @@ def cmd_build(args) -> int:
             raise UsageError(f"--content folder not found: {folder}")
     request = BuildRequest(systems=systems, sources=sources, custom=_pairs(args.custom, "--custom"),
                            prefixes=tuple(p for p in (args.prefixes or "").split(",") if p),
-                           content=tuple(Path(c) for c in args.content or ()))
+                           content=tuple(Path(c) for c in args.content or ()), stage=args.stage)
     report = build_index(_settings(args), request, force=not args.if_stale)
     print(json.dumps({"index": str(report.path), "counts": report.counts, "encoded": report.encoded,
                       "reused": report.reused, "seconds": round(report.seconds, 1), "skipped": report.skipped,
@@ -146,6 +146,11 @@ def cmd_serve(args) -> int:
         settings = settings.replace(watch_seconds=args.watch)
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.build_if_stale:
+        from service.web import first_run
+        first_run.prepare(settings)
+        if args.watch is None:
+            settings = settings.replace(watch_seconds=first_run.STALE_WATCH_S)
     print(f"medcodes serving {settings.index_dir} on http://{settings.host}:{settings.port} "
           f"({args.workers} worker{'s' if args.workers > 1 else ''})", file=sys.stderr)
     if args.workers > 1:
@@ -162,7 +167,10 @@ def cmd_serve(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from service.evaluation import runner as evaluation
-    return evaluation.main(args, _engine(args))
+    engine = _engine(args)
+    if engine.warming:
+        raise UsageError("the index is a words-only first stage; build the full index first (medcodes build)")
+    return evaluation.main(args, engine)
 
 
 def cmd_settings(_args) -> int:
@@ -188,6 +196,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--prefixes", help="only built-in codes under these comma-separated prefixes (a small subset); "
                                       "custom files load whole")
     b.add_argument("--if-stale", action="store_true", help="skip the build when the index is already current")
+    b.add_argument("--stage", choices=["full", "words"], default="full",
+                   help="'words': a quick first index with no model vectors (codes and words only), served while the "
+                        "full one builds")
     b.set_defaults(func=cmd_build)
 
     s = sub.add_parser("search", help="search; with no QUERY, reads one query per line from stdin: text or a JSON "
@@ -213,6 +224,9 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--port", type=int)
     v.add_argument("--workers", type=int, default=1, help="server processes (each maps the same index read-only); "
                                                           "SIGHUP to the serve process or POST /admin/reload swaps all")
+    v.add_argument("--build-if-stale", action="store_true",
+                   help="with no index, build a words-only first stage (a minute or two) and serve it; build the full "
+                        "index in the background and switch to it when done (what `make run` does)")
     v.add_argument("--watch", type=float, metavar="SECONDS",
                    help="reload by itself when the index link points at a new build (checked every SECONDS)")
     v.set_defaults(func=cmd_serve)

@@ -225,7 +225,7 @@ def test_expand_with_count_zero_gives_only_the_total(client):
 @pytest.mark.parametrize("params, status", [
     ({}, 400),
     ({"url": "http://example.org/fhir/ValueSet/mine"}, 404),
-    ({"url": CM + "?fhir_vs=isa/K92"}, 400),
+    ({"url": CM + "?fhir_vs=refset/K92"}, 400), ({"url": CM + "?fhir_vs=isa/Q99.9X"}, 404),
     ({"url": CM, "count": "-1"}, 400),
     ({"url": CM, "count": "ten"}, 400),
     ({"url": CM, "count": "100000"}, 400),

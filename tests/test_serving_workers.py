@@ -190,3 +190,19 @@ def test_watch_follows_a_rebuild_without_being_told(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+
+
+def test_replicas_on_one_index_directory_share_a_round_robin_load_with_no_errors(tmp_path):
+    from contextlib import ExitStack
+
+    from service.perf.httpload import Server, run_load
+    settings = Settings.from_env(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", encoder="stub")
+    build_index(settings, WITH_CPT, log=lambda _m: None)
+    env = {"MEDCODES_ENCODER": "stub", "MEDCODES_CACHE_DIR": str(settings.cache_dir)}
+    paths = ["/api/search?q=widget", "/api/codes/icd10cm/Q11.0", "/codes/cpt/ZZ101", "/api/search?q=%ff", "/health"]
+    with ExitStack() as stack:
+        replicas = [stack.enter_context(Server(settings.index_dir, workers=1, env=env)) for _ in range(2)]
+        result = run_load([r.url for r in replicas], paths, concurrency=4, max_requests=400, max_seconds=60)
+    assert result.requests == 400 and result.errors == 0
+    assert set(result.statuses) == {200, 400} and result.statuses[400] == 80
+    assert sorted(result.per_url.values()) == [200, 200]

@@ -23,13 +23,16 @@ from embeddings.codesets.short import short_descriptions, with_short
 from embeddings.documents import build_documents
 from embeddings.encoders import Encoder, make_encoder
 from embeddings.encoders.cache import EmbeddingCache, encode_all
+from embeddings.encoders.stub import StubEncoder
 from embeddings.files import fsync_tree
 from embeddings.index import format as ix
-from embeddings.index import store, writer
+from embeddings.index import progress, store, writer
 from embeddings.index.builds import BuildError, build_lock, builds_dir, prune, remove_debris, swap_in
 from embeddings.index.dense import build_dense, write_dense
 from embeddings.records import Code, code_key
 from embeddings.settings import Settings
+
+STAGES = ("full", "words")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ class BuildRequest:
     prefixes: tuple[str, ...] = ()
     content: tuple = ()
     held_out: dict = field(default_factory=dict, compare=False)
+    # "full": the model's vectors; "words": a first index in a minute or two with word-hash vectors and no model,
+    # served (code lookup, word search, pages, Similar Codes by hierarchy and groups) while the full one builds.
+    stage: str = "full"
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ def fingerprint(settings: Settings, request: BuildRequest, model_name: str) -> s
         stat = Path(path).stat()
         h.update(f"{name}:{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     h.update(repr((request.systems, request.prefixes, sorted(request.held_out.items()), model_name,
-                   settings.index_type, settings.hnsw_m, settings.hnsw_ef_construction)).encode())
+                   settings.index_type, settings.hnsw_m, settings.hnsw_ef_construction, request.stage)).encode())
     return h.hexdigest()[:16]
 
 
@@ -108,6 +114,10 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
     index_dir = Path(settings.index_dir)
     with build_lock(index_dir):
         remove_debris(index_dir)
+        if request.stage not in STAGES:
+            raise BuildError(f"unknown build stage {request.stage!r}; use one of {', '.join(STAGES)}")
+        if request.stage == "words":
+            encoder, settings = StubEncoder(), settings.replace(index_type="flat")
         encoder = encoder or make_encoder(settings.encoder, settings.model, settings.threads, Path(settings.cache_dir))
         stamp = fingerprint(settings, request, encoder.name)
         if not force and current_fingerprint(index_dir) == stamp:
@@ -126,7 +136,7 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
             log(f"warning: {warning}")
         docs = build_documents(codes, titles, request.held_out, {(e.system, e.code): e for e in content})
         log(f"{len(codes):,} codes in {len(codesets)} systems; encoding with {encoder.name} ...")
-        vectors, encoded = _encode(settings, encoder, [d.embed_text for d in docs])
+        vectors, encoded = _encode(settings, encoder, [d.embed_text for d in docs], index_dir, request.stage)
         tmp = builds_dir(index_dir) / f".tmp-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         tmp.mkdir(parents=True)
         try:
@@ -137,7 +147,7 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
             _write_dense(tmp, codes, vectors, settings)
             counts = _counts(codesets)
             ix.write_manifest(tmp, {
-                "fingerprint": stamp, "model": {"name": encoder.name, "dim": encoder.dim},
+                "fingerprint": stamp, "model": {"name": encoder.name, "dim": encoder.dim}, "stage": request.stage,
                 "index_type": settings.index_type, "hnsw": {"m": settings.hnsw_m},
                 "systems": {s.info.name: ix.info_dict(s.info) for s in codesets}, "counts": counts,
                 "abbreviations": len(claim_words),
@@ -162,12 +172,22 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
         return BuildReport(index_dir, counts, encoded, len(docs) - encoded, seconds, warnings=tuple(warnings))
 
 
-def _encode(settings: Settings, encoder: Encoder, texts: list[str]) -> tuple[np.ndarray, int]:
+def _encode(settings: Settings, encoder: Encoder, texts: list[str], index_dir: Path,
+            stage: str) -> tuple[np.ndarray, int]:
+    if stage == "words":  # hashing words is quick: no cache, no progress to report
+        return encode_all(encoder, texts, None, settings.batch_size * 16)
     cache = EmbeddingCache(Path(settings.cache_dir), encoder.name, encoder.dim)
+    bar = _progress_bar() if len(texts) > 1000 else None
+    report = progress.Reporter(progress.progress_file(index_dir))
+
+    def update(done: int, total: int) -> None:
+        report(done, total)
+        if bar:
+            bar(done, total)
     try:
-        return encode_all(encoder, texts, cache, settings.batch_size,
-                          progress=_progress_bar() if len(texts) > 1000 else None)
+        return encode_all(encoder, texts, cache, settings.batch_size, progress=update)
     finally:
+        report.finish()
         cache.close()
 
 

@@ -114,6 +114,8 @@ class IndexStore:
         self.manifest = fmt.read_manifest(self.directory)
         fmt.verify_files(self.directory, self.manifest, checksums=verify_checksums)
         self.systems: dict[str, dict] = dict(self.manifest["systems"])
+        # "words": a first index with word-hash vectors, served while the model's vectors are being built.
+        self.stage: str = str(self.manifest.get("stage", "full"))
         self.dense: dict[str, faiss.Index] = {}
         self.ids: dict[str, np.ndarray] = {}
         for system in self.systems:
@@ -146,9 +148,13 @@ class IndexStore:
         return [_code_row(r) for r in found]
 
     def page(self, system: str, count: int, offset: int) -> list[CodeRow]:
-        """The system's codes in catalogue (tabular) order, `count` from `offset`."""
-        found = self._catalogue.all(f"SELECT {ROW_COLUMNS} FROM codes WHERE system = ? ORDER BY id LIMIT ? OFFSET ?",
-                                    (system, count, offset))
+        """The system's codes in catalogue (tabular) order, `count` from `offset`: a seek by id, never a scan of
+        `offset` rows, so a deep page costs what the first one does."""
+        ids = self.ids.get(system)
+        if ids is None or offset >= len(ids) or count <= 0:
+            return []
+        found = self._catalogue.all(f"SELECT {ROW_COLUMNS} FROM codes WHERE system = ? AND id >= ? ORDER BY id LIMIT ?",
+                                    (system, int(ids[offset]), count))
         return [_code_row(r) for r in found]
 
     def all_rows(self, billable_only: bool = False) -> list[CodeRow]:

@@ -24,6 +24,7 @@ class LoadResult:
     p95_ms: float
     p99_ms: float
     statuses: dict
+    per_url: dict | None = None  # requests sent to each base URL (replicas)
 
 
 def free_port() -> int:
@@ -91,25 +92,30 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
-def run_load(base_url: str, paths: list[str], concurrency: int = 8, max_requests: int = 2000,
+def run_load(base_url: str | list[str], paths: list[str], concurrency: int = 8, max_requests: int = 2000,
              max_seconds: float = 60.0) -> LoadResult:
-    """Send up to max_requests GETs (cycling through paths) with `concurrency` clients, stopping at max_seconds."""
-    return asyncio.run(_load(base_url, paths, concurrency, max_requests, max_seconds))
+    """Send up to max_requests GETs (cycling through paths) with `concurrency` clients, stopping at max_seconds.
+    With several base URLs (replicas of one index) request n goes to URL n mod their count: a round-robin."""
+    urls = [base_url] if isinstance(base_url, str) else list(base_url)
+    return asyncio.run(_load(urls, paths, concurrency, max_requests, max_seconds))
 
 
-async def _load(base_url, paths, concurrency, max_requests, max_seconds) -> LoadResult:
+async def _load(base_urls, paths, concurrency, max_requests, max_seconds) -> LoadResult:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     errors = 0
     counter = iter(range(max_requests))
     started = time.monotonic()
+    per_url: dict[str, int] = {u: 0 for u in base_urls}
 
-    async def client(http: httpx.AsyncClient):
+    async def client(https: list[httpx.AsyncClient]):
         nonlocal errors
         for n in counter:
             if time.monotonic() - started > max_seconds:
                 return
             t0 = time.perf_counter()
+            http = https[n % len(https)]
+            per_url[str(http.base_url)] = per_url.get(str(http.base_url), 0) + 1
             try:
                 response = await http.get(paths[n % len(paths)])
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
@@ -120,10 +126,14 @@ async def _load(base_url, paths, concurrency, max_requests, max_seconds) -> Load
             latencies.append((time.perf_counter() - t0) * 1000)
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
-        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+    https = [httpx.AsyncClient(base_url=u, limits=limits, timeout=30) for u in base_urls]
+    try:
+        await asyncio.gather(*(client(https) for _ in range(concurrency)))
+    finally:
+        for http in https:
+            await http.aclose()
     seconds = time.monotonic() - started
     lat = np.array(latencies) if latencies else np.zeros(1)
     return LoadResult(len(latencies), errors, round(seconds, 2), round(len(latencies) / seconds, 1),
                       round(float(np.percentile(lat, 50)), 2), round(float(np.percentile(lat, 95)), 2),
-                      round(float(np.percentile(lat, 99)), 2), statuses)
+                      round(float(np.percentile(lat, 99)), 2), statuses, {u: c for u, c in per_url.items() if c})

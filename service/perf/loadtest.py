@@ -5,6 +5,7 @@ import argparse
 import json
 import random
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import quote
 
@@ -40,21 +41,26 @@ def main(argv=None) -> int:
     p.add_argument("--requests", type=int, default=10_000)
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--replicas", type=int, default=1,
+                   help="separate `medcodes serve` processes on one index directory, load sent round-robin")
     p.add_argument("--seconds", type=float, default=300)
     p.add_argument("--out", type=Path, default=Path("data/bench/loadtest.json"))
     args = p.parse_args(argv)
     settings = Settings.from_env()
     paths = request_mix(settings.index_dir)
-    with Server(settings.index_dir, workers=args.workers) as server:
-        run_load(server.url, paths[:200], concurrency=args.clients, max_requests=200)
-        rss_before = server.rss_mb()
-        result = run_load(server.url, paths, args.clients, args.requests, args.seconds)
-        rss_after = server.rss_mb()
+    with ExitStack() as stack:
+        servers = [stack.enter_context(Server(settings.index_dir, workers=args.workers)) for _ in range(args.replicas)]
+        urls = [s.url for s in servers]
+        run_load(urls, paths[:200], concurrency=args.clients, max_requests=200)
+        rss_before = round(sum(s.rss_mb() for s in servers), 1)
+        result = run_load(urls, paths, args.clients, args.requests, args.seconds)
+        rss_after = round(sum(s.rss_mb() for s in servers), 1)
     report = {"requests": result.requests, "errors (5xx or failed)": result.errors, "seconds": result.seconds,
               "rps": result.rps, "p50 ms": result.p50_ms, "p95 ms": result.p95_ms, "p99 ms": result.p99_ms,
               "statuses": {str(k): v for k, v in sorted(result.statuses.items())},
               "server rss mb before": rss_before, "server rss mb after": rss_after,
-              "workers": args.workers, "clients": args.clients, "distinct requests": len(paths)}
+              "replicas": args.replicas, "workers": args.workers, "requests per replica": result.per_url,
+              "clients": args.clients, "distinct requests": len(paths)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     for key, value in report.items():

@@ -47,23 +47,29 @@ class SearchResult:
     mode: str = "hybrid"
     did_you_mean: str | None = None
     expansions: tuple[str, ...] = ()
+    warming: bool = False  # semantic search is not loaded yet (a words-stage index): words and codes only
 
 
 class SearchEngine:
-    def __init__(self, store: IndexStore, encoder: Encoder, settings: Settings):
-        ix.check_model(store.manifest, encoder.name, encoder.dim)
+    def __init__(self, store: IndexStore, encoder: Encoder | None, settings: Settings):
+        # A words-stage index has no model vectors: no model is needed and searches use codes and words only.
+        self.warming = store.stage != "full"
+        if not self.warming:
+            if encoder is None:
+                raise ValueError("an index with model vectors needs its encoder")
+            ix.check_model(store.manifest, encoder.name, encoder.dim)
         self.store, self.encoder, self.settings = store, encoder, settings
-        self.embed = QueryEmbeddings(encoder, settings.query_cache_size)
+        self.embed = QueryEmbeddings(encoder, settings.query_cache_size) if encoder is not None else None
         self.vocabulary = store.vocabulary()
         table = qu.load_table()
-        protected = {w for k in table for w in k} | encoder.vocabulary()
+        protected = {w for k in table for w in k} | (encoder.vocabulary() if encoder is not None else set())
         speller = qu.Speller(self.vocabulary, self._known_word, protected)
         operations = ops.Operations(ops.load_rules(), ops.device_words(store.titles_starting("icd10pcs", "Removal of ")))
         self.understanding = qu.Understanding(table, speller, store.abbreviations(), self._official_word, operations)
         self.ranker = ranker.load()
         self.codes = CodeRetriever(store)
         self.words = LexicalRetriever(store, self.vocabulary)
-        self.meaning = DenseRetriever(store, self.embed)
+        self.meaning = DenseRetriever(store, self.embed) if self.embed is not None and not self.warming else None
 
     def _known_word(self, word: str) -> bool:
         """True when some document matches the word after stemming ('fractured' is known through 'fracture')."""
@@ -76,12 +82,14 @@ class SearchEngine:
 
     def clear_query_cache(self) -> None:
         """Forget cached query vectors, so a timing run pays for encoding like a first-time query."""
-        self.embed.clear()
+        if self.embed is not None:
+            self.embed.clear()
 
     @classmethod
     def open(cls, settings: Settings, encoder: Encoder | None = None) -> "SearchEngine":
         store = IndexStore(Path(settings.index_dir), settings.verify_checksums, settings.hnsw_ef_search)
-        encoder = encoder or make_encoder(settings.encoder, settings.model, settings.threads, Path(settings.cache_dir))
+        if encoder is None and store.stage == "full":
+            encoder = make_encoder(settings.encoder, settings.model, settings.threads, Path(settings.cache_dir))
         return cls(store, encoder, settings)
 
     # -- validation shared by every entry point -------------------------------------------------
@@ -135,7 +143,7 @@ class SearchEngine:
         rows = self.store.rows(page)
         hits = tuple(self._hit(rows[i], fusion.scores[i], fusion.reasons[i], u) for i in page if i in rows)
         return SearchResult(parsed.text, hits, len(ranked), round((time.perf_counter() - started) * 1000, 2), mode,
-                            u.did_you_mean, tuple(str(e) for e in u.expansions))
+                            u.did_you_mean, tuple(str(e) for e in u.expansions), self.warming)
 
     def candidates(self, text: str, parsed: q.ParsedQuery, system: str | None, mode: str,
                    features: frozenset[str]) -> tuple[q.ParsedQuery, qu.Understood, Fusion]:
@@ -156,7 +164,10 @@ class SearchEngine:
             fusion.add("lexical", self.words.search_understood(u, system, k))
         # A query that is a code ("k922") has no meaning to search for in words once it matched codes.
         if mode in ("hybrid", "dense") and not matches:
-            fusion.add("dense", self.meaning.search(u.dense_text, system, k))
+            if self.meaning is not None:
+                fusion.add("dense", self.meaning.search(u.dense_text, system, k))
+            elif mode == "dense":  # semantic search is warming up: words stand in, and the result says so
+                fusion.add("lexical", self.words.search_understood(u, system, k))
         return fusion
 
     def _steer(self, ranked: list[int], fusion: Fusion, u: qu.Understood) -> list[int]:

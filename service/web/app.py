@@ -19,7 +19,8 @@ from service import VERSION
 from service.errors import QueryError, UnknownCode
 from service.search.engine import SearchEngine
 from service.similar.data import similar_data
-from service.web import api, pages
+from service.web import api, ctss, pages
+from service.web.fhir import batch as fhir_batch
 from service.web.fhir import routes as fhir_routes
 from service.web.fhir.params import ISSUE_CODES, FhirError, outcome
 from service.web.fhir.terminology import Terminology
@@ -61,7 +62,9 @@ def create_app(settings: Settings | None = None, engine: SearchEngine | None = N
     install_error_handlers(app)
     install_docs(app)
     app.include_router(api.router)
+    app.include_router(ctss.router)
     app.include_router(fhir_routes.router, prefix="/fhir", tags=["fhir"])
+    app.include_router(fhir_batch.router, prefix="/fhir", tags=["fhir"])
     app.include_router(pages.router)
     app.mount(STATIC, StaticFiles(directory=str(WEB / "static")), name="static")
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],

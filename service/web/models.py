@@ -31,6 +31,8 @@ class SearchOut(BaseModel):
     mode: str
     did_you_mean: str | None = Field(None, description="a corrected query, when the engine has one")
     expansions: list[str] = Field([], description="lay terms or abbreviations the engine also searched for")
+    semantic: str = Field("ready", description="'ready', or 'warming' while the model's vectors are still being "
+                                               "built: results then come from codes and words only")
     results: list[HitOut]
 
 

@@ -19,6 +19,7 @@ from service.search.engine import SearchEngine
 from service.web.app import create_app
 
 log = logging.getLogger("medcodes.reload")
+WARMING_WATCH_S = 2.0
 
 
 class ReloadingApp:
@@ -68,20 +69,21 @@ class ReloadingApp:
 
     def watch(self, seconds: float) -> None:
         """Follow the index link by itself: every `seconds` (0: never), reload when it points at another build.
-        Under a supervisor the same thread also ends this worker if the supervisor has gone."""
-        if seconds <= 0 and not self.supervisor:
-            return
+        While the loaded index is a words-only first stage the link is followed every WARMING_WATCH_S anyway, so
+        semantic search switches on when its build is done. Under a supervisor the same thread also ends this
+        worker if the supervisor has gone."""
         threading.Thread(target=self._watch_loop, args=(seconds,), daemon=True, name="medcodes-watch").start()
 
     def _watch_loop(self, seconds: float) -> None:
         last = time.monotonic()
         while True:
-            time.sleep(min(seconds, 1.0) if seconds > 0 else 1.0)
+            time.sleep(1.0 if seconds <= 0 else min(seconds, 1.0))
             if self.supervisor and os.getppid() != self.supervisor:
                 log.error("the supervisor has gone; this worker stops")
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
-            if seconds <= 0 or time.monotonic() - last < seconds:
+            every = seconds if seconds > 0 else (WARMING_WATCH_S if self.current.state.engine.warming else 0)
+            if every <= 0 or time.monotonic() - last < every:
                 continue
             last = time.monotonic()
             target = Path(self.settings.index_dir).resolve()

@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 
 from service.search.query import STEM, STOPWORDS
 from service.web.urls import code_url
+from service.web.views import semantic_status
 
 WEB = Path(__file__).parent
 _CODE_REF = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(\.-)?")
@@ -81,6 +82,7 @@ def render(request: Request, name: str, status: int = 200, headers: dict | None 
         return systems[system].get("title", system) if system in systems else OTHER_SYSTEMS.get(system, system)
 
     context.setdefault("systems", systems)
+    context.setdefault("warming", semantic_status(request.app.state.engine))
     context.setdefault("system_title", system_title)
     context.setdefault("systems_titles", {n: info.get("title", n) for n, info in systems.items()})
     return make_templates().TemplateResponse(request, name, context, status_code=status,

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict
+from pathlib import Path
 
+from embeddings.index import progress
 from embeddings.index.store import CodeRow
 from embeddings.records import NOTE_LABELS, Code
 from service.errors import QueryError, UnknownCode, no_such_code
@@ -119,7 +121,8 @@ def search_dict(result: SearchResult, limit: int, offset: int) -> dict:
     return {"query": result.query, "total": result.total, "limit": limit, "offset": offset,
             "next_offset": offset + limit if offset + limit < result.total else None,
             "took_ms": result.took_ms, "mode": result.mode, "did_you_mean": result.did_you_mean,
-            "expansions": list(result.expansions), "results": [hit_dict(h) for h in result.hits]}
+            "expansions": list(result.expansions), "semantic": "warming" if result.warming else "ready",
+            "results": [hit_dict(h) for h in result.hits]}
 
 
 def systems_dict(engine: SearchEngine, groups: dict[str, list[dict]]) -> dict:
@@ -134,4 +137,12 @@ def systems_dict(engine: SearchEngine, groups: dict[str, list[dict]]) -> dict:
 def health_dict(engine: SearchEngine) -> dict:
     m = engine.store.manifest
     return {"status": "ok", "model": m["model"]["name"], "codes": m["counts"]["codes"],
-            "systems": list(engine.store.systems), "built_at": m.get("built_at"), "index": engine.store.directory.name}
+            "systems": list(engine.store.systems), "built_at": m.get("built_at"), "index": engine.store.directory.name,
+            "semantic": semantic_status(engine)}
+
+
+def semantic_status(engine: SearchEngine) -> dict:
+    """'ready', or 'warming' with how far the build of the model's vectors has got (when one is running)."""
+    if not engine.warming:
+        return {"status": "ready"}
+    return {"status": "warming", "progress": progress.read(Path(engine.settings.index_dir))}

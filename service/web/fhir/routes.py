@@ -76,7 +76,8 @@ router = fhir = APIRouter(default_response_class=FhirResponse)
 # An empty parameter counts as not given, as in FHIR search; a required one must have a value.
 text, needed = {"type": "string", "maxLength": 1000}, {"type": "string", "minLength": 1, "maxLength": 1000}
 system_doc = ("system", "code system URI, e.g. http://hl7.org/fhir/sid/icd-10-cm", text)
-url_doc = ("url", "value set URL: the system URI, optionally with ?fhir_vs", needed, True)
+url_doc = ("url", "value set URL: the system URI, optionally with ?fhir_vs, ?fhir_vs=isa/CODE, ?fhir_vs=billable or "
+                  "?fhir_vs=isa/CODE;billable", needed, True)
 
 
 @fhir.get("/metadata", summary="CapabilityStatement, or TerminologyCapabilities with mode=terminology",
@@ -109,8 +110,8 @@ def operation(path: str, summary: str, kinds: tuple[str, ...], *params: tuple):
 @operation("/CodeSystem/$lookup", "Display, designations, properties", ("Parameters",),
            system_doc[:2] + (needed, True), ("code", "the code, e.g. K92.2", needed, True),
            ("version", "optional", text),
-           ("property", "parent, child or billable (repeatable)",
-            {"type": "string", "enum": ["", "parent", "child", "billable"]}))
+           ("property", "parent, child, billable, inactive or chapter (repeatable)",
+            {"type": "string", "enum": ["", "parent", "child", "billable", "inactive", "chapter"]}))
 
 
 async def lookup(request: Request, tx: TerminologyDep) -> dict:
@@ -123,10 +124,7 @@ async def lookup(request: Request, tx: TerminologyDep) -> dict:
 
 
 async def validate_code(request: Request, tx: TerminologyDep) -> dict:
-    params = await read_params(request)
-    uri = one(params, "url") or one(params, "system", required=True)
-    name = tx.system(uri, one(params, "version"))
-    return await blocking(tx.validate, name, one(params, "code", required=True), one(params, "display"))
+    return await blocking(code_system_validation, tx, await read_params(request))
 
 
 @operation("/ValueSet/$validate-code", "Is the code in the value set?", ("Parameters",), url_doc, system_doc,
@@ -134,13 +132,31 @@ async def validate_code(request: Request, tx: TerminologyDep) -> dict:
 
 
 async def value_set_validate(request: Request, tx: TerminologyDep) -> dict:
-    params = await read_params(request)
-    name = tx.value_set(one(params, "url", required=True))
+    return await blocking(value_set_validation, tx, await read_params(request))
+
+
+def value_set_validation(tx: Terminology, params: dict) -> dict:
+    name, ref = tx.value_set_ref(one(params, "url", required=True))
     system = one(params, "system")
     if system and tx.system(system) != name:
         return parameters(("result", {"valueBoolean": False}),
                           ("message", {"valueString": f"{system} is not the code system of this value set"}))
-    return await blocking(tx.validate, name, one(params, "code", required=True), one(params, "display"))
+    return tx.validate_in(name, ref, one(params, "code", required=True), one(params, "display"))
+
+
+def code_system_validation(tx: Terminology, params: dict) -> dict:
+    uri = one(params, "url") or one(params, "system", required=True)
+    name = tx.system(uri, one(params, "version"))
+    return tx.validate(name, one(params, "code", required=True), one(params, "display"))
+
+
+@operation("/CodeSystem/$subsumes", "Is code A above, below or the same as code B?", ("Parameters",),
+           system_doc[:2] + (needed, True), ("codeA", "the first code, e.g. I21", needed, True),
+           ("codeB", "the second code, e.g. I21.4", needed, True), ("version", "optional", text))
+
+
+async def subsumes(request: Request, tx: TerminologyDep) -> dict:
+    return await blocking(tx.subsumes, await read_params(request))
 
 
 @operation("/ValueSet/$expand", "Codes of a system's implicit value set", ("ValueSet",), url_doc,

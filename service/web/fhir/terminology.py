@@ -5,8 +5,11 @@ import re
 import uuid
 from datetime import datetime, timezone
 
+import numpy as np
+
 from embeddings.documents import synonyms
 from service.web.fhir.params import FHIR_VERSION, MEDIA_TYPE, FhirError, every, integer, one, parameters
+from service.web.fhir.valuesets import FORMS, Descendants, ValueSetRef, member, subsumption
 
 DEFAULT_COUNT = 20
 MAX_EXPAND_OFFSET = 10**9
@@ -16,9 +19,14 @@ LOCAL_URI_PREFIX = "urn:medcodes:"
 SYNONYM = {"system": "http://snomed.info/sct", "code": "900000000000013009", "display": "Synonym"}
 # Grouping rows that are not codes a user can choose; they are marked abstract in expansions.
 GROUPING_KINDS = frozenset({"chapter", "block", "section", "body_system", "table"})
+# The CMS short description (claim text) as a designation use; no standard code names it.
+SHORT = {"system": "urn:medcodes:designation-use", "code": "short", "display": "CMS short description (claim text)"}
 PROPERTIES = [{"code": "parent", "type": "code", "description": "the code one level up"},
               {"code": "child", "type": "code", "description": "a code one level down"},
-              {"code": "billable", "type": "boolean", "description": "valid for claims (a leaf code)"}]
+              {"code": "billable", "type": "boolean", "description": "valid for claims (a leaf code)"},
+              {"code": "inactive", "type": "boolean", "description": "no longer valid (always false: every code "
+                                                                     "served is in the loaded release)"},
+              {"code": "chapter", "type": "code", "description": "the chapter (ICD-10-CM) or section (PCS) it sits in"}]
 
 
 def system_uri(name: str, info: dict) -> str:
@@ -32,6 +40,7 @@ class Terminology:
     def __init__(self, engine, settings):
         self.engine, self.store, self.settings = engine, engine.store, settings
         self.by_uri = {system_uri(name, info): name for name, info in self.store.systems.items()}
+        self.descendants = Descendants(self.store)
 
     def system(self, uri: str, version: str | None = None) -> str:
         if "|" in uri:  # a canonical reference may carry its version: http://hl7.org/fhir/sid/icd-10-cm|FY2026
@@ -47,11 +56,38 @@ class Terminology:
         return name
 
     def value_set(self, url: str) -> str:
-        base, marker, rest = url.partition("?fhir_vs")
-        if marker and rest:
-            raise FhirError(400, "not-supported", f"only the implicit value set of all codes ({base}?fhir_vs) is "
-                                                  f"supported, not {url[:200]!r}")
-        return self.system(base)
+        return self.value_set_ref(url)[0]
+
+    def value_set_ref(self, url: str) -> tuple[str, ValueSetRef]:
+        """The system and the implicit value set an URL names; an isa/ root must be a code of that system."""
+        ref = ValueSetRef.parse(url)
+        name = self.system(ref.system_uri)
+        if ref.root is not None and self.record(name, ref.root)[0] is None:
+            raise FhirError(404, "not-found", self.record(name, ref.root)[1] or "unknown code")
+        return name, ref
+
+    def validate_in(self, name: str, ref: ValueSetRef, code: str, display: str | None) -> dict:
+        """$validate-code against an implicit value set: the code must exist, be under its root and billable if asked."""
+        answer = self.validate(name, code, display)
+        record, _problem = self.record(name, code)
+        if record is None or member(record, ref):
+            return answer
+        why = (f"under {ref.root}" if ref.root is not None and not member(record, ValueSetRef(ref.system_uri, ref.root))
+               else "billable")
+        return parameters(("result", {"valueBoolean": False}),
+                          ("message", {"valueString": f"{code} is a code of {self.uri(name)} but not {why}, so it is "
+                                                      "not in this value set"}),
+                          ("display", {"valueString": record.title}))
+
+    def subsumes(self, params: dict) -> dict:
+        name = self.system(one(params, "system", required=True), one(params, "version"))
+        records = []
+        for which in ("codeA", "codeB"):
+            record, problem = self.record(name, one(params, which, required=True))
+            if record is None:
+                raise FhirError(404, "not-found", f"{which}: {problem}")
+            records.append(record)
+        return parameters(("outcome", {"valueCode": subsumption(*records)}))
 
     def uri(self, name: str) -> str:
         return system_uri(name, self.store.systems[name])
@@ -84,12 +120,17 @@ class Terminology:
         wanted = set(every(params, "property"))
         props = ([("parent", {"valueCode": record.parent})] if record.parent else [])
         props += [("child", {"valueCode": row.code}) for row in self.store.children(name, record.code)]
-        props += [("billable", {"valueBoolean": record.billable})]
+        props += [("billable", {"valueBoolean": record.billable}), ("inactive", {"valueBoolean": False})]
+        props += [("chapter", {"valueCode": record.chapter})] if record.chapter else []
         pairs = [("name", {"valueString": self.store.systems[name].get("title", name)}),
                  ("version", {"valueString": self.version(name)}), ("display", {"valueString": record.title})]
         pairs += [("designation", {"part": [{"name": "language", "valueCode": "en"},
                                             {"name": "use", "valueCoding": SYNONYM},
                                             {"name": "value", "valueString": term}]}) for term in synonyms(record)]
+        if record.short and record.short != record.title:
+            pairs += [("designation", {"part": [{"name": "language", "valueCode": "en"},
+                                                {"name": "use", "valueCoding": SHORT},
+                                                {"name": "value", "valueString": record.short}]})]
         pairs += [("property", {"part": [{"name": "code", "valueCode": code}, {"name": "value", **value}]})
                   for code, value in props if not wanted or code in wanted]
         return parameters(*pairs)
@@ -106,14 +147,19 @@ class Terminology:
 
     def expand(self, params: dict) -> dict:
         url = one(params, "url", required=True)
-        name = self.value_set(url)
+        name, ref = self.value_set_ref(url)
         count = integer(params, "count", DEFAULT_COUNT, self.settings.max_limit)
         text = one(params, "filter")
         filtered = bool(text and text.strip())
         offset = integer(params, "offset", 0, self.settings.max_offset if filtered else MAX_EXPAND_OFFSET)
-        if filtered:
-            result = self.engine.search(text, name, None, None, max(count, 1), offset)
+        if ref.root is not None:
+            total, rows = self._expand_under(name, ref, text if filtered else None, count, offset)
+        elif filtered:
+            result = self.engine.search(text, name, True if ref.billable else None, None, max(count, 1), offset)
             total, rows = result.total, [(h.code, h.title, h.kind) for h in result.hits][:count]
+        elif ref.billable:
+            ids = np.flatnonzero(self.store.billable & (self.store.system_of == name))
+            total, rows = len(ids), [(r.code, r.title, r.kind) for r in self._rows(ids[offset:offset + count])]
         else:
             total = int(self.store.systems[name].get("counts", {}).get("codes", 0))
             rows = [(r.code, r.title, r.kind) for r in self.store.page(name, count, offset)]
@@ -127,8 +173,28 @@ class Terminology:
                      "parameter": [{"name": n, **v} for n, v in used]}
         if contains:
             expansion["contains"] = contains
-        return {"resourceType": "ValueSet", "url": f"{uri}?fhir_vs", "version": version, "status": "active",
-                "name": f"All{self.code_system(name)['name']}Codes", "expansion": expansion}
+        return {"resourceType": "ValueSet", "url": url if "?fhir_vs" in url else f"{uri}?fhir_vs", "version": version,
+                "status": "active", "name": f"All{self.code_system(name)['name']}Codes", "expansion": expansion}
+
+    def _rows(self, ids) -> list:
+        rows = self.store.rows([int(i) for i in ids])
+        return [rows[int(i)] for i in ids if int(i) in rows]
+
+    def _expand_under(self, name: str, ref: ValueSetRef, text: str | None, count: int, offset: int) -> tuple[int, list]:
+        """A subtree's codes in tabular order, or, with a filter, the search's ranked hits that fall in it (among the
+        first max_offset + max_limit of the search)."""
+        root_id = self.store.code_id(name, ref.root)
+        ids = self.descendants.under(name, root_id, ref.billable)
+        if text is None:
+            return len(ids), [(r.code, r.title, r.kind) for r in self._rows(ids[offset:offset + count])]
+        inside, hits = set(ids.tolist()), []
+        limit = self.settings.max_limit
+        for start in range(0, self.settings.max_offset + 1, limit):
+            page = self.engine.search(text, name, None, None, limit, start)
+            hits += [h for h in page.hits if self.store.code_id(name, h.code) in inside]
+            if start + limit >= page.total:
+                break
+        return len(hits), [(h.code, h.title, h.kind) for h in hits[offset:offset + count]]
 
     def capabilities(self, terminology: bool) -> dict:
         common = {"status": "active", "date": self.store.manifest.get("built_at") or now(), "kind": "instance",
@@ -136,25 +202,28 @@ class Terminology:
                   "implementation": {"description": "medcodes terminology service over ICD-10-CM / ICD-10-PCS; "
                                                     f"user-supplied code systems are served as {LOCAL_URI_PREFIX}NAME"}}
         if terminology:
-            versions = [{"uri": uri, "version": [{"code": self.version(name), "isDefault": True,
+            versions = [{"uri": uri, "subsumption": True, "version": [{"code": self.version(name), "isDefault": True,
                                                   "property": [p["code"] for p in PROPERTIES]}]}
                         for uri, name in self.by_uri.items()]
             return {"resourceType": "TerminologyCapabilities", **common, "codeSystem": versions,
                     "expansion": {"hierarchical": False, "paging": True, "incomplete": False,
                                   "parameter": [{"name": n} for n in ("url", "filter", "count", "offset")],
-                                  "textFilter": "Words or a code; ranked by the hybrid search (words and meaning)."},
+                                  "textFilter": "Words or a code; ranked by the hybrid search (words and meaning). "
+                                                "Implicit value sets: " + FORMS + ".",
+                                  },
                     "validateCode": {"translations": False}}
 
         def op(name: str, resource: str) -> dict:
             return {"name": name, "definition": f"http://hl7.org/fhir/OperationDefinition/{resource}-{name}"}
         resources = [{"type": "CodeSystem", "interaction": [{"code": "read"}, {"code": "search-type"}],
                       "searchParam": [{"name": "url", "type": "uri"}],
-                      "operation": [op("lookup", "CodeSystem"), op("validate-code", "CodeSystem")]},
+                      "operation": [op("lookup", "CodeSystem"), op("validate-code", "CodeSystem"),
+                                    op("subsumes", "CodeSystem")]},
                      {"type": "ValueSet", "operation": [op("expand", "ValueSet"), op("validate-code", "ValueSet")]}]
         return {"resourceType": "CapabilityStatement", **common, "fhirVersion": FHIR_VERSION,
                 "format": [MEDIA_TYPE, "json"],
                 "instantiates": ["http://hl7.org/fhir/CapabilityStatement/terminology-server"],
-                "rest": [{"mode": "server", "resource": resources}]}
+                "rest": [{"mode": "server", "resource": resources, "interaction": [{"code": "batch"}]}]}
 
 
 def now() -> str:

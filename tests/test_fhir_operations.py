@@ -1,0 +1,149 @@
+"""FHIR operations integrators use: $subsumes, implicit isa/billable value sets, $lookup properties and batch,
+exercised through a real FHIR client library (fhirpy) against a running server, every answer validated as R4."""
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+
+fhirpy = pytest.importorskip("fhirpy", reason="fhirpy is not installed (pip install fhirpy)")
+from fhir.resources.R4B.bundle import Bundle  # noqa: E402
+from fhir.resources.R4B.parameters import Parameters  # noqa: E402
+from fhir.resources.R4B.valueset import ValueSet  # noqa: E402
+from fhirpy.base.exceptions import OperationOutcome, ResourceNotFound  # noqa: E402
+
+from service.perf.httpload import free_port  # noqa: E402
+from service.web.app import create_app  # noqa: E402
+
+CM = "http://hl7.org/fhir/sid/icd-10-cm"
+PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
+REFUSED = (OperationOutcome, ResourceNotFound)  # what fhirpy raises for a 4xx OperationOutcome (404 apart)
+
+
+@pytest.fixture(scope="module")
+def fhir(fixture_settings, engine):
+    """A live server on loopback and a fhirpy client pointed at its /fhir base."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(fixture_settings, engine), host="127.0.0.1", port=port,
+                                           log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}/fhir"
+    for _ in range(200):
+        try:
+            httpx.get(base + "/metadata", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    yield fhirpy.SyncFHIRClient(base, extra_headers={"Accept": "application/fhir+json"})
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _param(params: dict, name: str):
+    found = [p for p in params.get("parameter", []) if p["name"] == name]
+    return next(iter(v for k, v in found[0].items() if k.startswith("value")), None) if found else None
+
+
+def _properties(params: dict) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for p in params["parameter"]:
+        if p["name"] == "property":
+            parts = {q["name"]: next(v for k, v in q.items() if k.startswith("value")) for q in p["part"]}
+            out.setdefault(parts["code"], []).append(parts["value"])
+    return out
+
+
+@pytest.mark.parametrize("system,a,b,expected", [
+    (CM, "I21", "I21.4", "subsumes"), (CM, "I21.4", "I21", "subsumed-by"), (CM, "K92.2", "K92.2", "equivalent"),
+    (CM, "K92.2", "I21.4", "not-subsumed"), (CM, "11", "K92.2", "subsumes"), (PCS, "0FT", "0FT44ZZ", "subsumes"),
+    (PCS, "0FT44ZZ", "0FB44ZX", "not-subsumed")])
+def test_subsumes_answers_from_the_hierarchy(fhir, system, a, b, expected):
+    answer = fhir.execute("CodeSystem/$subsumes", method="get", params={"system": system, "codeA": a, "codeB": b})
+    Parameters.model_validate(answer)
+    assert _param(answer, "outcome") == expected
+
+
+def test_subsumes_with_an_unknown_code_is_a_404_outcome(fhir):
+    with pytest.raises(REFUSED) as info:
+        fhir.execute("CodeSystem/$subsumes", method="get", params={"system": CM, "codeA": "I21", "codeB": "Q99.9X"})
+    assert "codeB" in str(info.value)
+
+
+def test_lookup_gives_parent_children_billable_inactive_chapter_and_designations(fhir):
+    answer = fhir.execute("CodeSystem/$lookup", method="get", params={"system": CM, "code": "K92.2"})
+    Parameters.model_validate(answer)
+    props = _properties(answer)
+    assert props["parent"] == ["K92"] and props["billable"] == [True] and props["inactive"] == [False]
+    assert props["chapter"] == ["11"]
+    category = _properties(fhir.execute("CodeSystem/$lookup", method="get", params={"system": CM, "code": "K92"}))
+    assert "K92.2" in category["child"] and category["billable"] == [False]
+    only = fhir.execute("CodeSystem/$lookup", method="post", data={"resourceType": "Parameters", "parameter": [
+        {"name": "system", "valueUri": CM}, {"name": "code", "valueCode": "K92.2"},
+        {"name": "property", "valueCode": "chapter"}]})
+    assert set(_properties(only)) == {"chapter"}
+
+
+def test_isa_and_billable_value_sets_expand_and_validate(fhir, engine):
+    subtree = fhir.execute("ValueSet/$expand", method="get", params={"url": f"{CM}?fhir_vs=isa/K92", "count": 100})
+    ValueSet.model_validate(subtree)
+    codes = [c["code"] for c in subtree["expansion"]["contains"]]
+    assert codes[0] == "K92" and set(codes) == {r.code for r in engine.store.all_rows()
+                                                 if r.system == "icd10cm" and r.code.startswith("K92")}
+    billable = fhir.execute("ValueSet/$expand", method="get",
+                            params={"url": f"{CM}?fhir_vs=isa/K92;billable", "count": 100})
+    assert billable["expansion"]["total"] == len(billable["expansion"]["contains"]) < len(codes)
+    assert "K92" not in [c["code"] for c in billable["expansion"]["contains"]]
+    filtered = fhir.execute("ValueSet/$expand", method="get",
+                            params={"url": f"{CM}?fhir_vs=isa/K92", "filter": "hemorrhage"})
+    assert filtered["expansion"]["contains"] and all(c["code"].startswith("K92")
+                                                     for c in filtered["expansion"]["contains"])
+    inside = fhir.execute("ValueSet/$validate-code", method="get",
+                          params={"url": f"{CM}?fhir_vs=isa/K92;billable", "code": "K92.2"})
+    outside = fhir.execute("ValueSet/$validate-code", method="get",
+                           params={"url": f"{CM}?fhir_vs=isa/K92", "code": "I21.4"})
+    category = fhir.execute("ValueSet/$validate-code", method="get",
+                            params={"url": f"{CM}?fhir_vs=billable", "code": "K92"})
+    assert _param(inside, "result") is True
+    assert _param(outside, "result") is False and "under K92" in _param(outside, "message")
+    assert _param(category, "result") is False and "billable" in _param(category, "message")
+    with pytest.raises(REFUSED):
+        fhir.execute("ValueSet/$expand", method="get", params={"url": f"{CM}?fhir_vs=refset/123"})
+
+
+def test_a_batch_validates_a_claim_files_codes_in_one_call(fhir):
+    codes = ["K92.2", "I21.4", "K922", "Z99.999", "0FT44ZZ"]
+    entries = [{"request": {"method": "GET", "url": f"CodeSystem/$validate-code?system={CM}&code={c}"}}
+               for c in codes[:4]]
+    entries += [{"request": {"method": "GET", "url": f"CodeSystem/$lookup?system={PCS}&code=0FT44ZZ"}},
+                {"request": {"method": "GET", "url": "Patient/1"}},
+                {"request": {"method": "GET", "url": f"CodeSystem/$lookup?system=urn:nope&code=1"}}]
+    answer = fhir.execute("", method="post", data={"resourceType": "Bundle", "type": "batch", "entry": entries})
+    Bundle.model_validate(answer)
+    assert answer["type"] == "batch-response" and len(answer["entry"]) == len(entries)
+    results = [_param(e["resource"], "result") for e in answer["entry"][:4]]
+    assert results == [True, True, False, False]
+    assert "did you mean 'K92.2'" in _param(answer["entry"][2]["resource"], "message")
+    assert _param(answer["entry"][4]["resource"], "display").startswith("Resection of Gallbladder")
+    assert [e["response"]["status"] for e in answer["entry"][5:]] == ["400 Bad Request", "404 Not Found"]
+    assert answer["entry"][6]["resource"]["resourceType"] == "OperationOutcome"
+
+
+def test_a_batch_that_is_not_a_batch_bundle_is_a_400(fhir):
+    with pytest.raises(REFUSED):
+        fhir.execute("", method="post", data={"resourceType": "Bundle", "type": "transaction", "entry": []})
+    with pytest.raises(REFUSED):
+        fhir.execute("", method="post", data={"resourceType": "Bundle", "type": "batch",
+                                              "entry": [{}] * 1001})
+
+
+def test_capabilities_list_the_new_operations(fhir):
+    statement = fhir.execute("metadata", method="get")
+    operations = {o["name"] for r in statement["rest"][0]["resource"] for o in r.get("operation", [])}
+    assert {"lookup", "validate-code", "subsumes", "expand"} <= operations
+    assert {"code": "batch"} in statement["rest"][0]["interaction"]
+    terminology = fhir.execute("metadata", method="get", params={"mode": "terminology"})
+    assert all(cs["subsumption"] for cs in terminology["codeSystem"])
