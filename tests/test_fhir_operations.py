@@ -120,7 +120,7 @@ def test_a_batch_validates_a_claim_files_codes_in_one_call(fhir):
                for c in codes[:4]]
     entries += [{"request": {"method": "GET", "url": f"CodeSystem/$lookup?system={PCS}&code=0FT44ZZ"}},
                 {"request": {"method": "GET", "url": "Patient/1"}},
-                {"request": {"method": "GET", "url": f"CodeSystem/$lookup?system=urn:nope&code=1"}}]
+                {"request": {"method": "GET", "url": "CodeSystem/$lookup?system=urn:nope&code=1"}}]
     answer = fhir.execute("", method="post", data={"resourceType": "Bundle", "type": "batch", "entry": entries})
     Bundle.model_validate(answer)
     assert answer["type"] == "batch-response" and len(answer["entry"]) == len(entries)
