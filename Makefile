@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run install install-test build serve test test-fast lint eval bench loadtest model ranker clean
+.PHONY: run install install-test build serve test test-fast lint eval bench loadtest model ranker calibrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,10 @@ model: install build
 # ones, held out of the held-out index like them; a few minutes. `make eval` then reports it against RRF.
 ranker: install-test build
 	$(BIN)/python -m service.evaluation.learn
+
+# The best-match confidence (/api/autocode, search --best): fitted on half the lay queries, measured on the rest.
+calibrate: install-test build
+	$(BIN)/python -m service.evaluation.calibrate
 
 clean:
 	rm -rf $(VENV) data/index data/index.builds data/index.lock

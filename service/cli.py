@@ -83,6 +83,11 @@ def cmd_search(args) -> int:
                 print("no results", file=sys.stderr)
         return 0
     failures = 0
+    calibration = None
+    if args.best:
+        from service.search.autocode import Calibration, best_match
+        from service.web.views import autocode_dict
+        calibration = Calibration.load()
     for line in sys.stdin:
         text = line.strip()
         if not text:
@@ -90,6 +95,11 @@ def cmd_search(args) -> int:
         try:
             request = _line_request(text, args, billable)
             text = request.pop("text")
+            if args.best:  # one best code per line, or "no confident match"
+                out = {"query": text, **autocode_dict(best_match(engine, text, engine.check_system(request["system"]),
+                                                                 calibration))}
+                print(json.dumps(out), flush=True)
+                continue
             result = engine.search(text, **request)
             out = {"query": text, "results": [_hit_json(h) for h in result.hits]}
         except QueryError as exc:
@@ -210,6 +220,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=10)
     s.add_argument("--mode", default="hybrid", choices=["hybrid", "lexical", "dense"])
     s.add_argument("--json", action="store_true")
+    s.add_argument("--best", action="store_true",
+                   help="stdin mode: the single best codable code per line with a calibrated confidence "
+                        "(as /api/autocode), or 'no confident match'")
     s.set_defaults(func=cmd_search)
 
     m = sub.add_parser("similar", help="Similar Codes for one code")

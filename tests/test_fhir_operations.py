@@ -147,3 +147,60 @@ def test_capabilities_list_the_new_operations(fhir):
     assert {"code": "batch"} in statement["rest"][0]["interaction"]
     terminology = fhir.execute("metadata", method="get", params={"mode": "terminology"})
     assert all(cs["subsumption"] for cs in terminology["codeSystem"])
+
+
+def _matches(answer: dict) -> list[dict]:
+    out = []
+    for p in answer["parameter"]:
+        if p["name"] == "match":
+            parts = {q["name"]: next(v for k, v in q.items() if k.startswith("value")) for q in p["part"]}
+            out.append(parts)
+    return out
+
+
+def test_translate_follows_the_gems_both_ways_with_equivalence_from_their_flags(fhir, engine):
+    icd9 = "http://hl7.org/fhir/sid/icd-9-cm"
+    rows = [g for g in engine.store.gems("icd10cm", "K922") if g.direction == "10to9"]
+    assert rows, "the fixture index holds GEM rows for K92.2"
+    forward = fhir.execute("ConceptMap/$translate", method="get",
+                           params={"system": CM, "code": "K92.2", "target": icd9})
+    Parameters.model_validate(forward)
+    found = _matches(forward)
+    assert _param(forward, "result") is True
+    assert {m["concept"]["code"] for m in found} == {g.icd9 for g in rows}
+    assert {m["equivalence"] for m in found} <= {"equivalent", "inexact"}
+    back = fhir.execute("ConceptMap/$translate", method="get",
+                        params={"url": "gem-icd9cm-icd10cm", "code": rows[0].icd9.replace(".", "")})
+    assert _param(back, "result") is True and all(m["concept"]["system"] == CM for m in _matches(back))
+    pcs = fhir.execute("ConceptMap/$translate", method="get",
+                       params={"system": icd9, "code": "36.15", "target": PCS})
+    assert all(m["concept"]["code"].startswith("021") for m in _matches(pcs)) and _matches(pcs)
+
+
+def test_translate_to_ccsr_and_back(fhir):
+    ccsr = fhir.execute("ConceptMap/$translate", method="get", params={"url": "ccsr-icd10cm", "code": "K92.2"})
+    (match,) = _matches(ccsr)
+    assert match["concept"]["system"] == "urn:medcodes:ahrq-ccsr" and match["concept"]["code"][:3].isalpha()
+    members = fhir.execute("ConceptMap/$translate", method="get",
+                           params={"url": "ccsr-icd10cm", "code": match["concept"]["code"], "reverse": "true"})
+    assert "K92.2" in [m["concept"]["code"] for m in _matches(members)]
+
+
+def test_translate_without_a_mapping_says_so_and_bad_requests_are_outcomes(fhir):
+    none = fhir.execute("ConceptMap/$translate", method="get", params={"url": "ccsr-icd10cm", "code": "Q99.9X"})
+    assert _param(none, "result") is False and "no mapping" in _param(none, "message")
+    with pytest.raises(REFUSED):
+        fhir.execute("ConceptMap/$translate", method="get", params={"url": "no-such-map", "code": "1"})
+    with pytest.raises(REFUSED):
+        fhir.execute("ConceptMap/$translate", method="get", params={"code": "410.71"})
+
+
+def test_concept_maps_are_listed_and_read(fhir):
+    from fhir.resources.R4B.conceptmap import ConceptMap
+    listed = fhir.execute("ConceptMap", method="get")
+    Bundle.model_validate(listed)
+    ids = [e["resource"]["id"] for e in listed["entry"]]
+    assert {"gem-icd9cm-icd10cm", "gem-icd10cm-icd9cm", "ccsr-icd10cm"} <= set(ids)
+    one = fhir.execute("ConceptMap/ccsr-icd10cm", method="get")
+    ConceptMap.model_validate(one)
+    assert one["sourceUri"] == CM

@@ -14,10 +14,14 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 class StubEncoder:
     def __init__(self, dim: int = 384):
         self.name, self.dim = f"stub-hash-{dim}", dim
+        self._vectors: dict[str, np.ndarray] = {}  # one random draw per distinct word stem, not per occurrence
 
     def _word(self, word: str) -> np.ndarray:
-        seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
-        return np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+        vector = self._vectors.get(word)
+        if vector is None:
+            seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+            vector = self._vectors[word] = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+        return vector
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

@@ -33,6 +33,7 @@ from embeddings.records import Code, code_key
 from embeddings.settings import Settings
 
 STAGES = ("full", "words")
+WORDS_DIM = 128  # word-hash vectors of a first stage only feed Similar Codes until the model's vectors land
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
         if request.stage not in STAGES:
             raise BuildError(f"unknown build stage {request.stage!r}; use one of {', '.join(STAGES)}")
         if request.stage == "words":
-            encoder, settings = StubEncoder(), settings.replace(index_type="flat")
+            encoder, settings = StubEncoder(WORDS_DIM), settings.replace(index_type="flat")
         encoder = encoder or make_encoder(settings.encoder, settings.model, settings.threads, Path(settings.cache_dir))
         stamp = fingerprint(settings, request, encoder.name)
         if not force and current_fingerprint(index_dir) == stamp:

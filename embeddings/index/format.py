@@ -39,6 +39,7 @@ CREATE TABLE families (system TEXT NOT NULL, key TEXT NOT NULL, stem TEXT NOT NU
 CREATE TABLE gems (system TEXT NOT NULL, key TEXT NOT NULL, icd9 TEXT NOT NULL, title TEXT NOT NULL,
     direction TEXT NOT NULL, approximate INTEGER NOT NULL, combination INTEGER NOT NULL);
 CREATE INDEX gems_code ON gems(system, key);
+CREATE INDEX gems_icd9 ON gems(icd9);
 """
 
 

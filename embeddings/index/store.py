@@ -279,6 +279,34 @@ class IndexStore:
                     for r in pool.all("SELECT system, key, stem, side, detail FROM families ORDER BY rowid")]
         return GroupingTables(out, labels, families)
 
+    def gems_of_icd9(self, system: str, icd9_codes: Sequence[str], direction: str) -> list[tuple[str, GemRow]]:
+        """GEM rows of ICD-9-CM codes (any of the dotted forms given) into one ICD-10 system: (ICD-10 key, row)."""
+        if self._groupings is None or not icd9_codes:
+            return []
+        marks = ",".join("?" * len(icd9_codes))
+        found = self._groupings.all(f"SELECT key, icd9, title, direction, approximate, combination FROM gems "
+                                    f"WHERE icd9 IN ({marks}) AND system = ? AND direction = ? ORDER BY key",
+                                    (*icd9_codes, system, direction))
+        return [(r[0], GemRow(r[1], r[2], r[3], bool(r[4]), bool(r[5]))) for r in found]
+
+    def groups_of(self, system: str, key: str, scheme: str) -> list[tuple[str, str]]:
+        """(group, label) of one code in a grouping scheme (ccs, ccsr, ...)."""
+        if self._groupings is None:
+            return []
+        found = self._groupings.all("SELECT g.grp, COALESCE(l.label, '') FROM groups g LEFT JOIN labels l ON "
+                                    "l.system = g.system AND l.scheme = g.scheme AND l.grp = g.grp "
+                                    "WHERE g.system = ? AND g.key = ? AND g.scheme = ? ORDER BY g.grp",
+                                    (system, key, scheme))
+        return [(str(r[0]), str(r[1])) for r in found]
+
+    def group_members(self, system: str, scheme: str, group: str, limit: int) -> list[str]:
+        """Keys of the codes in one group of a scheme, in key order, at most `limit`."""
+        if self._groupings is None:
+            return []
+        found = self._groupings.all("SELECT key FROM groups WHERE system = ? AND scheme = ? AND grp = ? ORDER BY key "
+                                    "LIMIT ?", (system, scheme, group, limit))
+        return [str(r[0]) for r in found]
+
     def gems(self, system: str, key: str) -> list[GemRow]:
         """GEM rows of one code, by ICD-9-CM code and direction."""
         if self._groupings is None:

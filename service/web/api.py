@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Query
 
 from embeddings.settings import Settings
+from service.search.autocode import Calibration, best_match
 from service.search.engine import MODES
 from service.similar.rank import similar_codes
 from service.web.deps import EngineDep, GroupsDep
@@ -11,6 +12,7 @@ from service.web.models import ERRORS, ChildrenOut, CodeRecordOut, SearchOut, Si
 from service.web.urls import code_url
 from service.web.views import (
     CODE_PATTERN,
+    autocode_dict,
     code_detail,
     existing,
     health_dict,
@@ -23,6 +25,7 @@ from service.web.views import (
 
 # OpenAPI documents the default limits; the app factory writes the loaded systems and configured limits in.
 DEFAULTS = Settings()
+CALIBRATION = Calibration.load()  # fitted by `make calibrate`; without it every answer is 'no confident match'
 SYSTEM_DOC = "icd10cm, icd10pcs, ...; empty or all: every system"
 SystemPath = Path(description="a loaded code system")
 CodePath = Path(description="a code, with or without its dot (K92.2, k922, 0FT44ZZ)",
@@ -90,3 +93,12 @@ def similar(engine: EngineDep, system: str = SystemPath, code: str = CodePath,
     found = similar_codes(engine, system, record.code, limit)
     return {"system": system, "code": record.code,
             "similar": [s.to_dict() | {"url": code_url(s.system, s.code)} for s in found]}
+
+
+@router.get("/api/autocode", tags=["search"], responses=ERRORS,
+            summary="Best match: one codable code for a text, with a calibrated confidence (batch coding)")
+def autocode_route(engine: EngineDep,
+                   text: str = Query(..., description="a diagnosis or procedure as written",
+                                     json_schema_extra=QUERY_SCHEMA),
+                   system: str | None = Query(None, description=SYSTEM_DOC)) -> dict:
+    return autocode_dict(best_match(engine, text, engine.check_system(system), CALIBRATION))

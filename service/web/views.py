@@ -9,6 +9,7 @@ from embeddings.index import progress
 from embeddings.index.store import CodeRow
 from embeddings.records import NOTE_LABELS, Code
 from service.errors import QueryError, UnknownCode, no_such_code
+from service.search.autocode import AutoCode
 from service.search.engine import Hit, SearchEngine, SearchResult
 from service.similar.rank import crosswalks
 from service.web.descriptions import blocks, describe, pack_label
@@ -146,3 +147,14 @@ def semantic_status(engine: SearchEngine) -> dict:
     if not engine.warming:
         return {"status": "ready"}
     return {"status": "warming", "progress": progress.read(Path(engine.settings.index_dir))}
+
+
+def autocode_dict(answer: AutoCode) -> dict:
+    """The best match as the API and the CLI give it: the code, or null with 'no confident match'."""
+    chosen = hit_dict(answer.hit) if answer.hit is not None else None
+    return {"text": answer.text, "match": chosen if answer.confident else None, "confidence": answer.confidence,
+            "confident": answer.confident,
+            "message": None if answer.confident else "no confident match" + (
+                f"; the best candidate is {answer.hit.code}" if answer.hit is not None else ""),
+            "candidate": None if answer.confident else chosen,
+            "alternatives": [hit_dict(h) for h in answer.alternatives]}

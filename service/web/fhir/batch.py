@@ -20,6 +20,7 @@ OPERATIONS: dict[str, Callable[[Terminology, dict], dict]] = {
     "CodeSystem/$subsumes": lambda tx, p: tx.subsumes(p),
     "ValueSet/$validate-code": value_set_validation,
     "ValueSet/$expand": lambda tx, p: tx.expand(p),
+    "ConceptMap/$translate": lambda tx, p: tx.maps.translate(p),
 }
 
 router = APIRouter(default_response_class=FhirResponse)

@@ -193,3 +193,37 @@ async def code_system(name: str, tx: TerminologyDep) -> dict:
         ids = ", ".join(tx.by_uri.values())
         raise FhirError(404, "not-found", f"no CodeSystem with id {name[:40]!r}; ids: {ids}")
     return tx.code_system(name)
+
+
+@operation("/ConceptMap/$translate", "Translate a code through a crosswalk (GEMs, CCSR, CCS)", ("Parameters",),
+           ("url", "ConceptMap URL or id (or use system and target)", text),
+           ("system", "source code system URI, e.g. http://hl7.org/fhir/sid/icd-9-cm", text),
+           ("code", "the code, e.g. 410.71", needed, True), ("target", "target code system URI (optional)", text),
+           ("targetsystem", "the same as target", text),
+           ("reverse", "true: translate from the map's target to its source",
+            {"type": "string", "enum": ["", "true", "false"]}))
+
+
+async def translate(request: Request, tx: TerminologyDep) -> dict:
+    return await blocking(tx.maps.translate, await read_params(request))
+
+
+@fhir.get("/ConceptMap", summary="The crosswalks this server holds (searchset Bundle)",
+          openapi_extra=documented(("Bundle",), (("url", "only the map with this URL", text),), errors=(400, 406)))
+
+
+async def concept_maps(request: Request, tx: TerminologyDep) -> dict:
+    url = one(await read_params(request), "url")
+    chosen = [m for m in tx.maps.maps if url in (None, m.url)]
+    base = str(request.base_url).rstrip("/") + "/fhir/ConceptMap/"
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(chosen),
+            "entry": [{"fullUrl": base + m.id, "resource": tx.maps.resource(m), "search": {"mode": "match"}}
+                      for m in chosen]}
+
+
+@fhir.get("/ConceptMap/{map_id}", summary="One crosswalk (its elements: use $translate)",
+          openapi_extra=documented(("ConceptMap",), (), errors=(404,)))
+
+
+async def concept_map(map_id: str, tx: TerminologyDep) -> dict:
+    return tx.maps.resource(tx.maps.find(map_id))

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from embeddings.documents import synonyms
+from service.web.fhir.conceptmaps import ConceptMaps
 from service.web.fhir.params import FHIR_VERSION, MEDIA_TYPE, FhirError, every, integer, one, parameters
 from service.web.fhir.valuesets import FORMS, Descendants, ValueSetRef, member, subsumption
 
@@ -41,6 +42,7 @@ class Terminology:
         self.engine, self.store, self.settings = engine, engine.store, settings
         self.by_uri = {system_uri(name, info): name for name, info in self.store.systems.items()}
         self.descendants = Descendants(self.store)
+        self.maps = ConceptMaps(self.store, self.uri)
 
     def system(self, uri: str, version: str | None = None) -> str:
         if "|" in uri:  # a canonical reference may carry its version: http://hl7.org/fhir/sid/icd-10-cm|FY2026
@@ -211,7 +213,7 @@ class Terminology:
                                   "textFilter": "Words or a code; ranked by the hybrid search (words and meaning). "
                                                 "Implicit value sets: " + FORMS + ".",
                                   },
-                    "validateCode": {"translations": False}}
+                    "validateCode": {"translations": False}, "translation": {"needsMap": False}}
 
         def op(name: str, resource: str) -> dict:
             return {"name": name, "definition": f"http://hl7.org/fhir/OperationDefinition/{resource}-{name}"}
@@ -219,7 +221,9 @@ class Terminology:
                       "searchParam": [{"name": "url", "type": "uri"}],
                       "operation": [op("lookup", "CodeSystem"), op("validate-code", "CodeSystem"),
                                     op("subsumes", "CodeSystem")]},
-                     {"type": "ValueSet", "operation": [op("expand", "ValueSet"), op("validate-code", "ValueSet")]}]
+                     {"type": "ValueSet", "operation": [op("expand", "ValueSet"), op("validate-code", "ValueSet")]},
+                     {"type": "ConceptMap", "interaction": [{"code": "read"}, {"code": "search-type"}],
+                      "searchParam": [{"name": "url", "type": "uri"}], "operation": [op("translate", "ConceptMap")]}]
         return {"resourceType": "CapabilityStatement", **common, "fhirVersion": FHIR_VERSION,
                 "format": [MEDIA_TYPE, "json"],
                 "instantiates": ["http://hl7.org/fhir/CapabilityStatement/terminology-server"],
