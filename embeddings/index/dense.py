@@ -36,11 +36,17 @@ def write_dense(directory: Path, system: str, index: faiss.Index, rows: np.ndarr
 
 def read_dense(directory: Path, system: str, ef_search: int) -> tuple[faiss.Index, np.ndarray]:
     """The system's FAISS index (efSearch set when it is HNSW) and the catalogue row id of each vector."""
+    path = str(directory / dense_file(system))
     try:
-        index = faiss.read_index(str(directory / dense_file(system)))
+        # The vectors are memory-mapped, not copied: every worker (and replica) on this machine reads the same
+        # page-cache pages, and a pruned build's file stays readable while it is mapped.
+        index = faiss.read_index(path, faiss.IO_FLAG_MMAP_IFC)
     except RuntimeError:
-        raise IndexLoadError(f"{dense_file(system)} in {directory.name} cannot be read; "
-                             "rebuild with `medcodes build`.") from None
+        try:
+            index = faiss.read_index(path)
+        except RuntimeError:
+            raise IndexLoadError(f"{dense_file(system)} in {directory.name} cannot be read; "
+                                 "rebuild with `medcodes build`.") from None
     if hasattr(index, "hnsw"):
         index.hnsw.efSearch = ef_search
     return index, np.load(directory / ids_file(system))

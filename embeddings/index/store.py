@@ -68,13 +68,18 @@ def _code_row(r: Sequence[Any]) -> CodeRow:
     return CodeRow(int(r[0]), r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7])
 
 
+MMAP_BYTES = 1 << 30  # SQLite reads the catalogue through a memory map of up to this size
+
+
 class _Pool:
     """Read-only connections to one SQLite file, all opened now; a query borrows one and gives it back."""
 
     def __init__(self, path: Path, size: int = POOL_SIZE):
         self._free: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         for _ in range(size):
-            self._free.put(sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False))
+            connection = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            connection.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # pages shared by every process, not copied
+            self._free.put(connection)
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
