@@ -56,3 +56,30 @@ def test_pack_is_indexed_and_unknown_codes_are_reported(tmp_path):
     stored = engine.store.content("cpt", "zz101")
     assert stored.section("Patient Experience").startswith("There is no patient")
     assert engine.store.manifest["content"]["entries"] == 1
+
+
+def test_two_entries_for_one_code_are_a_clear_build_error_not_a_traceback(tmp_path):
+    from embeddings.index.build import BuildError
+    pack = tmp_path / "pack"
+    (pack / "cpt").mkdir(parents=True)
+    (pack / "cpt" / "ZZ101.txt").write_text((PACK / "cpt" / "ZZ101.txt").read_text())
+    (pack / "cpt" / "zz101.json").write_text('{"Summary": "the same code under another spelling"}')
+    settings = Settings.from_env(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", encoder="stub")
+    with pytest.raises(BuildError, match="give cpt ZZ101 twice .*keep one entry per code"):
+        build_index(settings, BuildRequest(systems=(), custom={"cpt": FIX / "custom-codes.csv"}, content=(pack,)),
+                    log=lambda _m: None)
+    assert not settings.index_dir.exists()
+
+
+def test_a_source_file_is_named_by_its_file_name_only_in_public_fields(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from service.web.app import create_app
+    settings = Settings.from_env(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", encoder="stub")
+    build_index(settings, BuildRequest(systems=("icd10cm",), sources={"icd10cm": FIX / "tabular-mini.xml"}),
+                log=lambda _m: None)
+    client = TestClient(create_app(settings))
+    for path in ("/api/systems", "/fhir/CodeSystem/icd10cm", "/health", "/"):
+        text = client.get(path).text
+        assert str(FIX) not in text and str(tmp_path) not in text, path
+    assert "tabular-mini.xml" in client.get("/api/systems").text
