@@ -24,6 +24,9 @@ OPERATIONS = {
     "GET /fhir/CodeSystem/$lookup", "POST /fhir/CodeSystem/$lookup", "GET /fhir/CodeSystem/$validate-code",
     "POST /fhir/CodeSystem/$validate-code", "GET /fhir/ValueSet/$validate-code", "POST /fhir/ValueSet/$validate-code",
     "GET /fhir/ValueSet/$expand", "POST /fhir/ValueSet/$expand", "GET /fhir/CodeSystem", "GET /fhir/CodeSystem/{name}",
+    "GET /api/autocode", "GET /api/ctss/{system}/search", "GET /fhir/CodeSystem/$subsumes",
+    "POST /fhir/CodeSystem/$subsumes", "POST /fhir", "GET /fhir/ConceptMap/$translate", "POST /fhir/ConceptMap/$translate",
+    "GET /fhir/ConceptMap", "GET /fhir/ConceptMap/{map_id}",
 }
 INTERNALS = ("Traceback", 'File "', "site-packages", str(Path(__file__).resolve().parents[1]), "/tmp/")
 

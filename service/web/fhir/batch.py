@@ -8,7 +8,13 @@ from urllib.parse import parse_qsl, urlsplit
 from fastapi import APIRouter, Request
 
 from service.web.fhir.params import FhirError, FhirResponse, read_body
-from service.web.fhir.routes import TerminologyDep, blocking, code_system_validation, value_set_validation
+from service.web.fhir.routes import (
+    TerminologyDep,
+    blocking,
+    code_system_validation,
+    documented,
+    value_set_validation,
+)
 from service.web.fhir.terminology import Terminology
 
 MAX_ENTRIES = 1000  # a claim file's codes, in one call
@@ -26,10 +32,15 @@ OPERATIONS: dict[str, Callable[[Terminology, dict], dict]] = {
 router = APIRouter(default_response_class=FhirResponse)
 
 
+BATCH_DOC = documented(("Bundle",), (), errors=(400, 413, 415), body=True)
+BATCH_DOC["requestBody"] = {"required": True, "description": "a FHIR Bundle of type batch whose entries are GET "
+                            "requests such as CodeSystem/$validate-code?system=...&code=...",
+                            "content": {t: {"schema": {"type": "object", "required": ["resourceType", "type"]}}
+                                        for t in ("application/fhir+json", "application/json")}}
+
+
 @router.post("", summary="Batch: a Bundle (type batch) of GET terminology operations, answered as batch-response",
-             openapi_extra={"requestBody": {"required": True, "description": "a FHIR Bundle of type batch whose "
-                                            "entries are GET requests such as CodeSystem/$validate-code?system=...",
-                                            "content": {"application/fhir+json": {"schema": {"type": "object"}}}}})
+             openapi_extra=BATCH_DOC)
 async def batch(request: Request, tx: TerminologyDep) -> dict:
     bundle = _bundle(await read_body(request, MAX_BATCH_BYTES))
     return await blocking(answer, tx, bundle["entry"])
