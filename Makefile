@@ -58,7 +58,7 @@ eval: install-test build
 	$(BIN)/medcodes evaluate
 
 bench: install-test build
-	$(BIN)/python -m service.perf.bench --rebuild
+	$(BIN)/python -m service.perf.bench --rebuild --first-stage
 
 loadtest: install-test build
 	$(BIN)/python -m service.perf.loadtest $(ARGS)

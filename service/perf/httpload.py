@@ -75,6 +75,18 @@ class Server:
                 pass
         return round(total / 1024, 1)
 
+    def pss_mb(self) -> float:
+        """Proportional memory of the server and its workers (a page shared by two processes counts half in each)."""
+        total = 0
+        for pid in [self.proc.pid] + _children(self.proc.pid):
+            try:
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+            except OSError:
+                pass
+        return round(total / 1024, 1)
+
     def __exit__(self, *exc) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
