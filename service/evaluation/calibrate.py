@@ -32,7 +32,7 @@ def observe(engine: SearchEngine, queries) -> tuple[np.ndarray, np.ndarray]:
     return np.array(xs), np.array(ys)
 
 
-def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 4000, rate: float = 0.5) -> np.ndarray:
+def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 8000, rate: float = 0.3) -> np.ndarray:
     """Logistic regression by gradient descent (features are small and few; no library needed)."""
     w = np.zeros(x.shape[1])
     for _ in range(steps):
@@ -75,13 +75,18 @@ def main(argv: list[str] | None = None) -> int:
     half = len(queries) // 2
     x_fit, y_fit = observe(engine, queries[:half])
     x_test, y_test = observe(engine, queries[half:])
-    w = fit(x_fit, y_fit)
-    p_fit, p_test = 1 / (1 + np.exp(-(x_fit @ w))), 1 / (1 + np.exp(-(x_test @ w)))
+    # Standardise by the fitting half (the bias column stays 1), so one step size suits every feature.
+    mean = np.r_[0.0, x_fit[:, 1:].mean(axis=0)]
+    scale = np.r_[1.0, x_fit[:, 1:].std(axis=0) + 1e-6]
+    z_fit, z_test = (x_fit - mean) / scale, (x_test - mean) / scale
+    w = fit(z_fit, y_fit)
+    p_fit, p_test = 1 / (1 + np.exp(-(z_fit @ w))), 1 / (1 + np.exp(-(z_test @ w)))
     threshold = threshold_for(p_fit, y_fit)
     record = {"fitted_on": engine.store.manifest.get("fingerprint"), "model": engine.store.model.get("name"),
               "date": time.strftime("%Y-%m-%d"), "split": f"lay queries shuffled with seed {SEED}, first half fits",
               "fit": report(p_fit, y_fit, threshold), "held_out": report(p_test, y_test, threshold)}
-    payload = {"weights": dict(zip(autocode.FEATURES, (round(float(v), 5) for v in w))), "threshold": threshold,
+    named = lambda values: dict(zip(autocode.FEATURES, (round(float(v), 6) for v in values)))  # noqa: E731
+    payload = {"weights": named(w), "mean": named(mean), "scale": named(scale), "threshold": threshold,
                "record": record}
     with open(args.out, "w") as fh:
         json.dump(payload, fh, indent=2)
