@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import MARKS, chromium, open_page, screenshot_dir, serve
+from browser_support import MARKS, chromium, open_page, screenshot_dir
+from serving import serve
 
 pytestmark = MARKS
 

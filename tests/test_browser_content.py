@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import pytest
-from browser_support import MARKS, chromium, open_page, serve
+from browser_support import MARKS, chromium, open_page
+from serving import serve
 
 from embeddings.codesets.content import SECTIONS
 

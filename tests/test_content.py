@@ -41,11 +41,18 @@ def test_malformed_structured_files_are_errors(tmp_path):
         load_pack(tmp_path)
 
 
-def test_pack_is_indexed_and_unknown_codes_are_reported(tmp_path):
+def _pack_with(tmp_path, cpt_files: dict[str, str]) -> Path:
+    """A pack holding the fixture pack's ZZ101 entry and the given extra files under cpt/."""
     pack = tmp_path / "pack"
     (pack / "cpt").mkdir(parents=True)
     (pack / "cpt" / "ZZ101.txt").write_text((PACK / "cpt" / "ZZ101.txt").read_text())
-    (pack / "cpt" / "NOPE9.json").write_text('{"Summary": "for a code that does not exist"}')
+    for name, text in cpt_files.items():
+        (pack / "cpt" / name).write_text(text)
+    return pack
+
+
+def test_pack_is_indexed_and_unknown_codes_are_reported(tmp_path):
+    pack = _pack_with(tmp_path, {"NOPE9.json": '{"Summary": "for a code that does not exist"}'})
     settings = Settings.from_env(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", encoder="stub")
     report = build_index(settings, BuildRequest(systems=(), custom={"cpt": FIX / "custom-codes.csv"},
                                                 content=(pack,)), log=lambda _m: None)
@@ -60,10 +67,7 @@ def test_pack_is_indexed_and_unknown_codes_are_reported(tmp_path):
 
 def test_two_entries_for_one_code_are_a_clear_build_error_not_a_traceback(tmp_path):
     from embeddings.index.build import BuildError
-    pack = tmp_path / "pack"
-    (pack / "cpt").mkdir(parents=True)
-    (pack / "cpt" / "ZZ101.txt").write_text((PACK / "cpt" / "ZZ101.txt").read_text())
-    (pack / "cpt" / "zz101.json").write_text('{"Summary": "the same code under another spelling"}')
+    pack = _pack_with(tmp_path, {"zz101.json": '{"Summary": "the same code under another spelling"}'})
     settings = Settings.from_env(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", encoder="stub")
     with pytest.raises(BuildError, match="give cpt ZZ101 twice .*keep one entry per code"):
         build_index(settings, BuildRequest(systems=(), custom={"cpt": FIX / "custom-codes.csv"}, content=(pack,)),

@@ -3,9 +3,8 @@ import threading
 import time
 
 import httpx
-import uvicorn
+from serving import serve
 
-from service.perf.httpload import free_port
 from service.web.app import create_app
 
 
@@ -20,18 +19,7 @@ def test_a_slow_expand_does_not_stall_other_requests(fixture_settings, engine):
         return real_expand(params)
 
     app.state.terminology.expand = slow_expand
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(url + "/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
+    with serve(app) as url:
         slow = threading.Thread(target=lambda: httpx.get(
             url + "/fhir/ValueSet/$expand", params={"url": "http://hl7.org/fhir/sid/icd-10-cm", "filter": "heart"},
             timeout=30))
@@ -41,9 +29,6 @@ def test_a_slow_expand_does_not_stall_other_requests(fixture_settings, engine):
         assert httpx.get(url + "/health", timeout=10).status_code == 200
         assert time.monotonic() - started < 1.0  # answered while the expand still sleeps
         slow.join()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_a_deep_unfiltered_expand_page_is_a_seek(engine):

@@ -2,20 +2,15 @@
 exercised through a real FHIR client library (fhirpy) against a running server, every answer validated as R4."""
 from __future__ import annotations
 
-import threading
-import time
-
-import httpx
 import pytest
-import uvicorn
 
 fhirpy = pytest.importorskip("fhirpy", reason="fhirpy is not installed (pip install fhirpy)")
 from fhir.resources.R4B.bundle import Bundle  # noqa: E402
 from fhir.resources.R4B.parameters import Parameters  # noqa: E402
 from fhir.resources.R4B.valueset import ValueSet  # noqa: E402
 from fhirpy.base.exceptions import OperationOutcome, ResourceNotFound  # noqa: E402
+from serving import serve  # noqa: E402
 
-from service.perf.httpload import free_port  # noqa: E402
 from service.web.app import create_app  # noqa: E402
 
 CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -26,21 +21,8 @@ REFUSED = (OperationOutcome, ResourceNotFound)  # what fhirpy raises for a 4xx O
 @pytest.fixture(scope="module")
 def fhir(fixture_settings, engine):
     """A live server on loopback and a fhirpy client pointed at its /fhir base."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(fixture_settings, engine), host="127.0.0.1", port=port,
-                                           log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}/fhir"
-    for _ in range(200):
-        try:
-            httpx.get(base + "/metadata", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield fhirpy.SyncFHIRClient(base, extra_headers={"Accept": "application/fhir+json"})
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(fixture_settings, engine)) as url:
+        yield fhirpy.SyncFHIRClient(url + "/fhir", extra_headers={"Accept": "application/fhir+json"})
 
 
 def _param(params: dict, name: str):

@@ -5,11 +5,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
+from serving import serve
 
 from embeddings.index.build import BuildRequest, build_index
 from embeddings.settings import Settings
-from service.perf.httpload import free_port
 from service.web.reload import ReloadingApp
 
 FIX = Path(__file__).parent / "fixtures"
@@ -23,21 +22,8 @@ def served(tmp_path):
     settings = Settings.from_env(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", encoder="stub",
                                  admin_token="s3cret")
     build_index(settings, FIRST, log=lambda _m: None)
-    app = ReloadingApp(settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(url + "/health", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield settings, url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(ReloadingApp(settings)) as url:
+        yield settings, url
 
 
 def test_reload_under_load_fails_no_request(served):

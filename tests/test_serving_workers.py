@@ -12,7 +12,7 @@ import pytest
 
 from embeddings.index.build import BuildRequest, build_index
 from embeddings.settings import Settings
-from service.perf.httpload import free_port
+from service.perf.httpload import children, free_port, memory_mb
 
 pytestmark = pytest.mark.slow
 
@@ -21,20 +21,6 @@ PLAIN = BuildRequest(systems=("icd10cm",), sources={"icd10cm": FIX / "tabular-mi
 WITH_CPT = BuildRequest(systems=("icd10cm",), sources={"icd10cm": FIX / "tabular-mini.xml"},
                         custom={"cpt": FIX / "custom-codes.csv"})
 TOKEN = "ops-token"
-
-
-def _children(pid: int) -> list[int]:
-    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    return [int(p) for p in text.split()]
-
-
-def _rss_mb(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return total / 1024
 
 
 def _open_builds(pid: int) -> set[str]:
@@ -74,14 +60,14 @@ def cluster(tmp_path):
 
     def up():
         try:
-            return httpx.get(url + "/health", timeout=2).status_code == 200 and len(_children(proc.pid)) == 2
+            return httpx.get(url + "/health", timeout=2).status_code == 200 and len(children(proc.pid)) == 2
         except httpx.HTTPError:
             return False
     try:
         _wait(up, 90, "the server to start")
         yield settings, url, proc
     finally:
-        workers = _children(proc.pid) if proc.poll() is None else []
+        workers = children(proc.pid) if proc.poll() is None else []
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
@@ -117,13 +103,13 @@ def test_two_workers_survive_three_rebuilds_and_reloads_under_load(cluster):
                     cpt = "cpt" in [s["name"] for s in r.json()["systems"]]
                 answers.append((path, r.status_code, r.headers.get("x-medcodes-index", ""), cpt))
 
-    workers = _children(proc.pid)
+    workers = children(proc.pid)
     threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
     try:
         time.sleep(1.0)
-        memory_before = _rss_mb(workers)
+        memory_before = memory_mb(workers, "status", "VmRSS:")
         for round_, (request, how) in enumerate([(WITH_CPT, "request"), (PLAIN, "signal"), (WITH_CPT, "request")]):
             build_index(settings, request, log=lambda _m: None)
             build = settings.index_dir.resolve().name
@@ -136,12 +122,12 @@ def test_two_workers_survive_three_rebuilds_and_reloads_under_load(cluster):
             # Every worker, not only the one that answered, ends up on the new build.
             _wait(lambda: all(build in _open_builds(pid) for pid in workers), 30, f"all workers on {build}")
             time.sleep(0.5)
-        memory_after = _rss_mb(workers)
+        memory_after = memory_mb(workers, "status", "VmRSS:")
     finally:
         stop.set()
         for t in threads:
             t.join()
-    assert _children(proc.pid) == workers  # hot swaps, not restarts
+    assert children(proc.pid) == workers  # hot swaps, not restarts
     assert not failures, failures[:5]
     statuses = [a[1] for a in answers]
     assert len(answers) > 200 and set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
@@ -156,9 +142,9 @@ def test_two_workers_survive_three_rebuilds_and_reloads_under_load(cluster):
 
 def test_a_worker_that_dies_is_replaced_and_a_bad_build_is_refused_everywhere(cluster):
     settings, url, proc = cluster
-    first, second = _children(proc.pid)
+    first, second = children(proc.pid)
     os.kill(first, signal.SIGKILL)
-    _wait(lambda: len(_children(proc.pid)) == 2 and first not in _children(proc.pid), 30, "a new worker")
+    _wait(lambda: len(children(proc.pid)) == 2 and first not in children(proc.pid), 30, "a new worker")
     _wait(lambda: httpx.get(url + "/health", timeout=5).status_code == 200, 30, "the new worker to answer")
     good = settings.index_dir.resolve().name
     build_index(settings, WITH_CPT, log=lambda _m: None)
@@ -180,8 +166,8 @@ def test_watch_follows_a_rebuild_without_being_told(tmp_path):
                              "--watch", "0.5"], env=env, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait(lambda: len(_children(proc.pid)) == 2, 60, "two workers")
-        workers = _children(proc.pid)
+        _wait(lambda: len(children(proc.pid)) == 2, 60, "two workers")
+        workers = children(proc.pid)
         _wait(lambda: all(_open_builds(pid) for pid in workers), 90, "the workers to open the index")
         build_index(settings, WITH_CPT, log=lambda _m: None)
         build = settings.index_dir.resolve().name

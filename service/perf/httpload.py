@@ -64,28 +64,11 @@ class Server:
 
     def rss_mb(self) -> float:
         """Resident memory of the server and its worker children, from /proc."""
-        pids = [self.proc.pid] + _children(self.proc.pid)
-        total = 0
-        for pid in pids:
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-            except OSError:
-                pass
-        return round(total / 1024, 1)
+        return memory_mb([self.proc.pid] + children(self.proc.pid), "status", "VmRSS:")
 
     def pss_mb(self) -> float:
         """Proportional memory of the server and its workers (a page shared by two processes counts half in each)."""
-        total = 0
-        for pid in [self.proc.pid] + _children(self.proc.pid):
-            try:
-                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1])
-            except OSError:
-                pass
-        return round(total / 1024, 1)
+        return memory_mb([self.proc.pid] + children(self.proc.pid), "smaps_rollup", "Pss:")
 
     def __exit__(self, *exc) -> None:
         if self.proc and self.proc.poll() is None:
@@ -96,12 +79,25 @@ class Server:
                 self.proc.kill()
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (a server's workers), from /proc."""
     try:
-        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
-    return [int(p) for p in out.split()]
+
+
+def memory_mb(pids: list[int], proc_file: str, field: str) -> float:
+    """A kB field of /proc/PID/<proc_file> ('VmRSS:' of status, 'Pss:' of smaps_rollup) summed over the pids, in MB."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/{proc_file}").read_text().splitlines():
+                if line.startswith(field):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return round(total / 1024, 1)
 
 
 def run_load(base_url: str | list[str], paths: list[str], concurrency: int = 8, max_requests: int = 2000,

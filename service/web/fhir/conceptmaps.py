@@ -104,10 +104,10 @@ class ConceptMaps:
                 rows = [g for g in store.gems(info.system, record.key) if g.direction == info.direction] if record else []
                 out = [(_equivalence(g), ICD9CM, g.icd9, g.title, info.url) for g in rows]
             else:
-                for key, g in store.gems_of_icd9(info.system, icd9_forms(code), info.direction):
-                    record = store.record(info.system, key)
-                    if record is not None:
-                        out.append((_equivalence(g), self.uri_of(info.system), record.code, record.title, info.url))
+                rows = store.gems_of_icd9(info.system, icd9_forms(code), info.direction)
+                records = {r.key: r for r in store.records(info.system, [key for key, _g in rows]).values()}
+                out = [(_equivalence(g), self.uri_of(info.system), records[key].code, records[key].title, info.url)
+                       for key, g in rows if key in records]
             return out
         if not reverse:
             record = store.record(info.system, code)

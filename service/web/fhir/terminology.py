@@ -64,8 +64,10 @@ class Terminology:
         """The system and the implicit value set an URL names; an isa/ root must be a code of that system."""
         ref = ValueSetRef.parse(url)
         name = self.system(ref.system_uri)
-        if ref.root is not None and self.record(name, ref.root)[0] is None:
-            raise FhirError(404, "not-found", self.record(name, ref.root)[1] or "unknown code")
+        if ref.root is not None:
+            record, problem = self.record(name, ref.root)
+            if record is None:
+                raise FhirError(404, "not-found", problem or "unknown code")
         return name, ref
 
     def validate_in(self, name: str, ref: ValueSetRef, code: str, display: str | None) -> dict:
