@@ -16,7 +16,11 @@ NOTE_LABELS = {
     "code_also": "Code also",
     "note": "Note",
     "seventh_note": "7th character note",
+    "drg": "MS-DRG figures (CMS Table 5)",
 }
+
+
+INACTIVE = "inactive"
 
 
 def code_key(code: str) -> str:
@@ -56,6 +60,10 @@ class Code:
     description: str = ""
     version: str = ""
     short: str = ""  # the CMS short description billers see on claims ('Traum subdr hem w/o loss of consciousness, init')
+    # Code history: the fiscal years whose official code list has this code as valid for claims ("FY2024",
+    # "FY2026"), and for a code no longer valid the codes that took its place.
+    years: tuple[str, ...] = ()
+    successors: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -82,7 +90,13 @@ class Code:
             axes=tuple(Axis(**a) for a in d.get("axes", ())),
             terms=tuple(d.get("terms", ())), description=d.get("description", ""),
             version=d.get("version", ""), short=d.get("short", ""),
+            years=tuple(d.get("years", ())), successors=tuple(d.get("successors", ())),
         )
+
+    @property
+    def inactive(self) -> bool:
+        """Deleted from the loaded release: kept so old data can be looked up, never offered for new claims."""
+        return self.kind == INACTIVE
 
 
 @dataclass(frozen=True)
@@ -93,4 +107,9 @@ class SystemInfo:
     source: str
     licence: str
     fhir_uri: str = ""
+    # False for systems a search reaches only when named (retired ICD-9-CM, MS-DRG groups): a search of "all"
+    # systems means the current code sets, so their text never competes with or routes an ICD-10 search.
+    default_search: bool = True
+    years: tuple[str, ...] = ()  # fiscal years with a code list in this index, oldest first
+    status: str = ""  # one line shown beside the system: "retired 2015-10-01: use ICD-10-CM for current claims"
     counts: dict = field(default_factory=dict, compare=False, hash=False)

@@ -40,7 +40,11 @@ def pytest_runtest_makereport(item, call):
 FIXTURES = Path(__file__).parent / "fixtures"
 # Enough of both systems to exercise hierarchy, 7th characters, PCS tables and typical queries.
 FIXTURE_PREFIXES = ("I10", "I2", "K35", "K80", "K92", "J18", "E11", "S72.0", "M17", "N20",
-                    "0FT4", "0FB4", "0DTJ", "0SRC", "0SRD", "0SR9", "0SRB", "0270", "0210", "B02")
+                    "0FT4", "0FB4", "0DTJ", "0SRC", "0SRD", "0SR9", "0SRB", "0270", "0210", "B02",
+                    # code history: S30.1XXA was deleted after FY2024, B88.0 was billable then and has codes now
+                    "S30.1", "B88.0",
+                    # the retired ICD-9-CM parts and MS-DRG, each cut to a few branches
+                    "icd9cm:410", "icd9cm:540", "icd9pcs:47.0", "icd9pcs:81.5", "msdrg:46", "msdrg:47")
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,9 @@ from fhir.resources.R4B.valueset import ValueSet  # noqa: E402
 
 CM = "http://hl7.org/fhir/sid/icd-10-cm"
 PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
+ICD9 = "http://hl7.org/fhir/sid/icd-9-cm"
+ICD9_PROCEDURES = "urn:oid:2.16.840.1.113883.6.104"
+DRG = "https://www.cms.gov/Medicare/Medicare-Fee-for-Service-Payment/AcuteInpatientPPS/MS-DRG-Classifications-and-Software"
 MODELS = {m.__name__: m for m in (Bundle, CapabilityStatement, CodeSystem, OperationOutcome, Parameters,
                                   TerminologyCapabilities, ValueSet)}
 
@@ -64,7 +67,10 @@ def test_capability_statement_declares_the_terminology_operations(client):
 def test_terminology_capabilities_lists_each_code_system_and_version(client, engine):
     body = resource(client.get("/fhir/metadata", params={"mode": "terminology"}), kind="TerminologyCapabilities")
     versions = {cs["uri"]: cs["version"][0]["code"] for cs in body["codeSystem"]}
-    assert versions == {CM: engine.store.systems["icd10cm"]["version"], PCS: engine.store.systems["icd10pcs"]["version"]}
+    assert versions == {CM: "FY2026", PCS: "FY2026", ICD9: "FY2015", ICD9_PROCEDURES: "FY2015", DRG: "FY2026"}
+    assert versions[CM] == engine.store.systems["icd10cm"]["version"]
+    history = {cs["uri"]: [v["code"] for v in cs["version"][1:]] for cs in body["codeSystem"]}
+    assert history[CM] == history[PCS] == ["FY2024"] and history[DRG] == []
     assert body["expansion"]["paging"] is True
 
 
@@ -281,7 +287,8 @@ def test_code_system_read_and_search(client, engine):
     assert body["url"] == PCS and body["content"] == "not-present"
     assert body["count"] == engine.store.systems["icd10pcs"]["counts"]["codes"]
     bundle = resource(client.get("/fhir/CodeSystem"), kind="Bundle")
-    assert {e["resource"]["url"] for e in bundle["entry"]} == {CM, PCS} and bundle["total"] == 2
+    assert {e["resource"]["url"] for e in bundle["entry"]} == {CM, PCS, ICD9, ICD9_PROCEDURES, DRG}
+    assert bundle["total"] == 5
     only = resource(client.get("/fhir/CodeSystem", params={"url": CM}))
     assert [e["resource"]["id"] for e in only["entry"]] == ["icd10cm"]
     outcome(client.get("/fhir/CodeSystem/snomed"), 404)

@@ -15,10 +15,11 @@ _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,15}$")
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f", ""}
 MAX_FIELD = 20_000
+BUILTIN_NAMES = {"icd10cm", "icd10pcs", "icd9cm", "icd9pcs", "msdrg"}
 
 
 def load(system: str, path: Path, version: str = "user-supplied") -> CodeSet:
-    if not _SYSTEM_NAME.match(system) or system in {"icd10cm", "icd10pcs"}:
+    if not _SYSTEM_NAME.match(system) or system in BUILTIN_NAMES:
         raise ValueError(f"custom system name {system!r} must be lower-case letters/digits/_ and not a built-in name")
     path = Path(path)
     try:

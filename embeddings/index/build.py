@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from embeddings import abbreviations, groupings
-from embeddings.codesets import BUILTIN_SYSTEMS, CodeSet, load_codeset, package_version
+from embeddings.codesets import BUILTIN_SYSTEMS, CodeSet, history, load_codeset, package_version
 from embeddings.codesets import custom as custom_loader
 from embeddings.codesets.content import ContentEntry, load_pack
 from embeddings.codesets.short import short_descriptions, with_short
@@ -93,14 +93,22 @@ def load_codesets(request: BuildRequest) -> list[CodeSet]:
     # Short descriptions come from the packaged tables, so only for codes loaded from the packages.
     sets = [CodeSet(s.info, with_short(s.codes, short_descriptions(s.info.name))) if s.info.name not in request.sources
             else s for s in sets]
+    sets = [history.with_history(s, history.earlier_codes(s.info.name)) for s in sets]
     if request.prefixes:
-        sets = [_only_prefixes(s, request.prefixes) for s in sets]
+        cut = [_only_prefixes(s, request.prefixes) for s in sets]
+        # A subset for tests and trials keeps only the systems its prefixes reach, unless none is reached.
+        sets = [s for s in cut if s.codes] or cut
     return sets + [custom_loader.load(name, Path(path)) for name, path in request.custom.items()]
 
 
 def _only_prefixes(codeset: CodeSet, prefixes: tuple[str, ...]) -> CodeSet:
-    """Codes under the given prefixes plus every ancestor, so a subset keeps a whole hierarchy."""
-    keys = tuple(code_key(p) for p in prefixes)
+    """Codes under the given prefixes plus every ancestor, so a subset keeps a whole hierarchy. A prefix
+    'SYSTEM:PREFIX' applies to that system only (icd9cm:410); a bare prefix to every system."""
+    name = codeset.info.name
+    keys = tuple(code_key(p.partition(":")[2] if ":" in p else p) for p in prefixes
+                 if ":" not in p or p.partition(":")[0] == name)
+    if not keys:
+        keys = ("\0",)  # nothing of this system is wanted
     chosen = [c for c in codeset.codes if c.key.startswith(keys)]
     wanted = {c.code for c in chosen} | {p for c in chosen for p in c.parents}
     codes = tuple(c for c in codeset.codes if c.code in wanted)
@@ -142,8 +150,13 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
         tmp.mkdir(parents=True)
         try:
             log("writing catalogue and dense indexes ...")
-            claim_words = abbreviations.mine(abbreviations.pairs(codes, request.held_out))
-            writer.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content, claim_words)
+            # Query-time tables (claim abbreviations, the spelling vocabulary) learn only from the systems a search of
+            # all systems covers: ICD-9-CM and DRG wording never rewrites an ICD-10 query.
+            scoped = {s.info.name for s in codesets if s.info.default_search}
+            claim_words = abbreviations.mine(abbreviations.pairs([c for c in codes if c.system in scoped],
+                                                                 request.held_out))
+            writer.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content, claim_words,
+                                   scoped)
             groupings.write(tmp / ix.GROUPINGS, codes)
             _write_dense(tmp, codes, vectors, settings)
             counts = _counts(codesets)

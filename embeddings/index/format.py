@@ -57,7 +57,8 @@ def ids_file(system: str) -> str:
 
 def info_dict(info: SystemInfo) -> dict:
     return {"name": info.name, "title": info.title, "version": info.version, "source": info.source,
-            "licence": info.licence, "fhir_uri": info.fhir_uri, "counts": dict(info.counts)}
+            "licence": info.licence, "fhir_uri": info.fhir_uri, "counts": dict(info.counts),
+            "default_search": info.default_search, "status": info.status, "years": list(info.years)}
 
 
 def write_manifest(directory: Path, manifest: dict) -> None:

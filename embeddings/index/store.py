@@ -15,7 +15,7 @@ import numpy as np
 from embeddings.codesets.content import ContentEntry
 from embeddings.index import format as fmt
 from embeddings.index.dense import read_dense
-from embeddings.records import Code, code_key
+from embeddings.records import INACTIVE, Code, code_key
 
 # Connections opened when an index is loaded and kept until it is dropped: a rebuild that prunes this build's
 # directory cannot take the files from under a running server (open files outlive their directory entries).
@@ -119,6 +119,10 @@ class IndexStore:
         self.manifest = fmt.read_manifest(self.directory)
         fmt.verify_files(self.directory, self.manifest, checksums=verify_checksums)
         self.systems: dict[str, dict] = dict(self.manifest["systems"])
+        # What a search of "all" systems covers: the current code sets and any custom ones, not the systems reached
+        # only by name (retired ICD-9-CM, MS-DRG).
+        self.scope: tuple[str, ...] = tuple(n for n, i in self.systems.items() if i.get("default_search", True))
+        self._scoped = len(self.scope) < len(self.systems)
         # "words": a first index with word-hash vectors, served while the model's vectors are being built.
         self.stage: str = str(self.manifest.get("stage", "full"))
         self.dense: dict[str, faiss.Index] = {}
@@ -129,8 +133,9 @@ class IndexStore:
         groupings = self.directory / fmt.GROUPINGS
         self.groupings_path: Path | None = groupings if groupings.exists() else None
         self._groupings = _Pool(groupings, size=2) if self.groupings_path else None
-        rows = self._catalogue.all("SELECT billable, chapter, system, key FROM codes ORDER BY id")
+        rows = self._catalogue.all("SELECT billable, chapter, system, key, kind FROM codes ORDER BY id")
         self.billable = np.fromiter((r[0] for r in rows), dtype=bool, count=len(rows))
+        self.inactive = np.fromiter((r[4] == INACTIVE for r in rows), dtype=bool, count=len(rows))
         self.chapter = np.array([r[1] for r in rows], dtype=object)
         self.system_of = np.array([r[2] for r in rows], dtype=object)
         self.key_of = np.array([r[3] for r in rows], dtype=object)
@@ -224,9 +229,15 @@ class IndexStore:
 
     # -- code keys ----------------------------------------------------------------------------------
     def keys_from(self, key: str, system: str | None, limit: int) -> list[KeyRow]:
-        """Codes whose key starts with `key`, the shortest first, then in key order."""
-        sql = "SELECT id, key FROM codes WHERE key >= ? AND key < ?" + (" AND system = ?" if system else "")
-        args = [key, key + "\uffff"] + ([system] if system else [])
+        """Codes whose key starts with `key`, the shortest first, then in key order. Without a system: codes of the
+        default scope, and a code of any system whose key is exactly `key` ('410.11' finds ICD-9-CM 410.11)."""
+        sql = "SELECT id, key FROM codes WHERE key >= ? AND key < ?"
+        args: list[Any] = [key, key + "\uffff"]
+        if system:
+            sql, args = sql + " AND system = ?", args + [system]
+        elif self._scoped:
+            sql += f" AND (system IN ({','.join('?' * len(self.scope))}) OR key = ?)"
+            args += [*self.scope, key]
         return [KeyRow(int(r[0]), r[1]) for r in self._catalogue.all(sql + " ORDER BY length(key), key LIMIT ?",
                                                                       args + [limit])]
 
@@ -247,8 +258,12 @@ class IndexStore:
         return {w: e for w, e in self._catalogue.all("SELECT word, expansion FROM abbreviations")}
 
     def lexical_matches(self, expression: str) -> bool:
-        """True when some document matches the FTS5 expression."""
-        return self._catalogue.one("SELECT 1 FROM lexical WHERE lexical MATCH ? LIMIT 1", (expression,)) is not None
+        """True when some document of the default scope matches the FTS5 expression."""
+        if not self._scoped:
+            return self._catalogue.one("SELECT 1 FROM lexical WHERE lexical MATCH ? LIMIT 1", (expression,)) is not None
+        sql = (f"SELECT 1 FROM lexical JOIN codes c ON c.id = lexical.rowid WHERE lexical MATCH ? AND c.system IN "
+               f"({','.join('?' * len(self.scope))}) LIMIT 1")
+        return self._catalogue.one(sql, (expression, *self.scope)) is not None
 
     def lexical_texts(self, ids: Sequence[int]) -> dict[int, str]:
         """Every lexical column of the rows, joined: what a lexical match could have matched."""
@@ -260,12 +275,13 @@ class IndexStore:
         return {int(r[0]): " | ".join(r[1:]) for r in found}
 
     def lexical(self, expression: str, system: str | None, limit: int) -> list[int]:
-        """Row ids matching the FTS5 expression, best BM25 first."""
-        where = " AND c.system = ?" if system else ""
+        """Row ids matching the FTS5 expression, best BM25 first, in one system or in the default scope."""
+        systems = [system] if system else list(self.scope) if self._scoped else []
+        where = f" AND c.system IN ({','.join('?' * len(systems))})" if systems else ""
         weights = ", ".join(str(w) for w in BM25_WEIGHTS)
         sql = (f"SELECT c.id FROM lexical JOIN codes c ON c.id = lexical.rowid WHERE lexical MATCH ?{where} "
                f"ORDER BY bm25(lexical, {weights}) LIMIT ?")
-        return [int(r[0]) for r in self._catalogue.all(sql, [expression] + ([system] if system else []) + [limit])]
+        return [int(r[0]) for r in self._catalogue.all(sql, [expression, *systems, limit])]
 
     # -- groupings ----------------------------------------------------------------------------------
     def grouping_tables(self, schemes: Sequence[str], path: Path | None = None) -> GroupingTables | None:

@@ -17,7 +17,8 @@ _VOCABULARY_WORD = re.compile(r"[a-z][a-z0-9']{2,}")
 
 
 def write_catalogue(path: Path, infos: Sequence[SystemInfo], codes: Sequence[Code], docs: Sequence[Document],
-                    content: Sequence[ContentEntry] = (), abbreviations: Mapping[str, str] | None = None) -> None:
+                    content: Sequence[ContentEntry] = (), abbreviations: Mapping[str, str] | None = None,
+                    vocabulary_systems: set[str] | None = None) -> None:
     db = sqlite3.connect(path)
     try:
         db.executescript(fmt.CATALOGUE_SCHEMA)
@@ -31,7 +32,8 @@ def write_catalogue(path: Path, infos: Sequence[SystemInfo], codes: Sequence[Cod
         db.executemany("INSERT INTO abbreviations VALUES (?, ?)", sorted((abbreviations or {}).items()))
         db.executemany("INSERT INTO content VALUES (?, ?, ?, ?)",
                        [(e.system, code_key(e.code), e.source, json.dumps(e.sections)) for e in content])
-        words = Counter(w for d in docs for w in _VOCABULARY_WORD.findall(f"{d.title} {d.terms}".lower()))
+        words = Counter(w for d in docs if vocabulary_systems is None or d.system in vocabulary_systems
+                        for w in _VOCABULARY_WORD.findall(f"{d.title} {d.terms}".lower()))
         db.executemany("INSERT INTO vocabulary VALUES (?, ?)", words.items())
         db.execute("INSERT INTO lexical(lexical) VALUES ('optimize')")
         db.commit()

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from embeddings.codesets import CURRENT_SYSTEMS
 from embeddings.codesets.base import package_version
 from embeddings.encoders.base import model_digest, resolve_model
 from embeddings.index.build import BuildRequest, load_codesets
@@ -33,7 +34,8 @@ def train(out: Path, exclusions: Path, seed: int = tp.SEED, threads: int = 2, li
     torch.use_deterministic_algorithms(True)
     base_path, base_name = resolve_model("")
     prefixes, texts = tp.read_exclusions(exclusions)
-    codes = [c for s in load_codesets(BuildRequest()) for c in s.codes]
+    # Pairs come from the current ICD-10 tables only: no ICD-9-CM or DRG text, and no codes deleted since FY2024.
+    codes = [c for s in load_codesets(BuildRequest(systems=CURRENT_SYSTEMS)) for c in s.codes if not c.inactive]
     pairs = tp.build_pairs(codes, prefixes, texts, seed)
     if limit:
         pairs = pairs[:limit]

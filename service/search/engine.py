@@ -23,6 +23,7 @@ from service.search.rolldown import SPECIFIC_WORDS, roll_down
 MODES = ("hybrid", "lexical", "dense")
 # Query-understanding features on by default; the evaluation's ablation says what each one adds.
 DEFAULT_FEATURES = frozenset(qu.FEATURES)
+INACTIVE_FACTOR = 0.5
 _TITLE_WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -153,6 +154,9 @@ class SearchEngine:
         fusion = self._retrieve(parsed, u, system, mode)
         if u.intent:
             fusion.damp([i for i in fusion.scores if self.store.system_of[i] != u.intent], qu.CONFLICT)
+        # Codes deleted since an earlier release stay findable, below the codes valid today (unless typed exactly).
+        fusion.damp([i for i in fusion.scores if self.store.inactive[i] and "code" not in fusion.reasons[i]],
+                    INACTIVE_FACTOR)
         return parsed, u, fusion
 
     def _retrieve(self, parsed: q.ParsedQuery, u: qu.Understood, system: str | None, mode: str) -> Fusion:

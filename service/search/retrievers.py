@@ -132,7 +132,7 @@ class DenseRetriever:
     def search(self, text: str, system: str | None, limit: int) -> list[Candidate]:
         vector = self.embed(text).reshape(1, -1)
         results: list[tuple[int, float]] = []
-        for name in ([system] if system else self.store.systems):
+        for name in ([system] if system else self.store.scope):
             scores, positions = self.store.dense[name].search(vector, limit)
             ids = self.store.ids[name]
             results += [(int(ids[p]), float(s)) for s, p in zip(scores[0], positions[0]) if p >= 0]

@@ -5,12 +5,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from embeddings.groupings import ICD9, PCS
+from embeddings.groupings import CM, ICD9, PCS
 from embeddings.records import code_key
 from service.errors import QueryError, no_such_code
 from service.similar import relations as rel
 from service.similar.data import SimilarData, similar_data
 
+ICD9PCS = "icd9pcs"
+ICD10_OF = {ICD9: CM, ICD9PCS: PCS}  # the ICD-10 system each ICD-9-CM part maps to through the GEMs
 NEIGHBOURS = 100       # FAISS neighbours taken as candidates (a code's own 7th-character family can fill 50)
 POOL = 300             # most candidates one structural source adds, nearest in code order
 SHORTLIST = 4          # candidates per requested suggestion that reach the diversity pass
@@ -55,7 +57,10 @@ def similar_codes(engine, system: str, code: str, limit: int = 10) -> list[Sugge
 
 
 def crosswalks(engine, system: str, code: str) -> list[Crosswalk]:
-    """ICD-9-CM codes linked to this code by the CMS General Equivalence Mappings, exact links first."""
+    """ICD-9-CM codes linked to this code by the CMS General Equivalence Mappings, exact links first; for an
+    ICD-9-CM code, the ICD-10 codes linked to it."""
+    if system in ICD10_OF:
+        return _icd10_crosswalks(engine, system, code)
     store, q = _resolve(engine, system, code)
     merged: dict[str, dict] = {}
     gems = store.gems(system, code_key(code)) if similar_data(store).groupings is not None else []
@@ -73,8 +78,39 @@ def crosswalks(engine, system: str, code: str) -> list[Crosswalk]:
             relation = f"{noun} code, part of a combination mapping (GEM)"
         direction = "both" if len(e["directions"]) == 2 else \
             "ICD-9-CM to ICD-10" if "9to10" in e["directions"] else "ICD-10 to ICD-9-CM"
-        out.append(Crosswalk(ICD9, icd9, e["title"], relation, not e["exact"], direction))
+        out.append(Crosswalk(ICD9PCS if system == PCS else ICD9, icd9, e["title"], relation, not e["exact"],
+                             direction))
     return sorted(out, key=lambda c: (c.approximate, c.relation != f"{noun} equivalent (GEM)", c.code))
+
+
+def _icd10_crosswalks(engine, system: str, code: str) -> list[Crosswalk]:
+    """The ICD-10 side of the GEM rows that name this ICD-9-CM code, in both directions, exact links first."""
+    store, _row = _resolve(engine, system, code)
+    target = ICD10_OF[system]
+    if target not in store.systems:
+        return []
+    record = store.record(system, code)
+    merged: dict[str, dict] = {}
+    for direction in ("9to10", "10to9"):
+        for key, gem in store.gems_of_icd9(target, [record.code], direction):
+            entry = merged.setdefault(key, {"directions": set(), "exact": False, "combination": False})
+            entry["directions"].add(direction)
+            entry["exact"] |= not gem.approximate
+            entry["combination"] |= gem.combination
+    found = {code_key(c): r for c, r in store.records(target, list(merged)).items()}
+    noun = "ICD-10-PCS" if target == PCS else "ICD-10-CM"
+    out = []
+    for key, e in merged.items():
+        ten = found.get(key)
+        if ten is None:
+            continue
+        relation = f"{noun} equivalent (GEM)" if e["exact"] else f"approximate {noun} equivalent (GEM)"
+        if e["combination"]:
+            relation = f"{noun} code, part of a combination mapping (GEM)"
+        direction = "both" if len(e["directions"]) == 2 else \
+            "ICD-9-CM to ICD-10" if "9to10" in e["directions"] else "ICD-10 to ICD-9-CM"
+        out.append(Crosswalk(target, ten.code, ten.title, relation, not e["exact"], direction))
+    return sorted(out, key=lambda c: (c.approximate, "combination" in c.relation, c.code))
 
 
 def _resolve(engine, system: str, code: str):
@@ -126,6 +162,9 @@ def _closest(data: SimilarData, q: int, rows: np.ndarray) -> np.ndarray:
 # -- ranking ---------------------------------------------------------------------------------------
 def blend(data: SimilarData, store, q: int, limit: int) -> list[Suggestion]:
     rows, semantic = candidates(data, store, q)
+    if not store.inactive[q]:  # a code valid today is never offered a deleted one as similar
+        keep = ~store.inactive[rows]
+        rows, semantic = rows[keep], semantic[keep]
     first = data.cosine(q, rows) + rel.bonus(rel.features(data, q, rows))
     order = np.argsort(-first, kind="stable")[:SHORTLIST * limit]
     heads = [int(h) for h in rows[order]]

@@ -10,6 +10,7 @@ from service.similar.rank import similar_codes
 from service.web.deps import EngineDep, GroupsDep
 from service.web.models import ERRORS, ChildrenOut, CodeRecordOut, SearchOut, SimilarOut, SuggestOut
 from service.web.urls import code_url
+from service.web.validity import known_years as validity_years
 from service.web.views import (
     CODE_PATTERN,
     autocode_dict,
@@ -21,12 +22,14 @@ from service.web.views import (
     row_dict,
     search_dict,
     systems_dict,
+    validity_dict,
 )
 
 # OpenAPI documents the default limits; the app factory writes the loaded systems and configured limits in.
 DEFAULTS = Settings()
 CALIBRATION = Calibration.load()  # fitted by `make calibrate`; without it every answer is 'no confident match'
-SYSTEM_DOC = "icd10cm, icd10pcs, ...; empty or all: every system"
+SYSTEM_DOC = ("icd10cm, icd10pcs, icd9cm, icd9pcs, msdrg, ...; empty or all: the current code sets (ICD-10 and "
+              "custom files; ICD-9-CM and MS-DRG are searched when named, or by an exact code)")
 SystemPath = Path(description="a loaded code system")
 CodePath = Path(description="a code, with or without its dot (K92.2, k922, 0FT44ZZ)",
                 json_schema_extra={"pattern": CODE_PATTERN})
@@ -75,6 +78,22 @@ def suggest(engine: EngineDep,
             summary="The full code record as on its page: official content, hierarchy, notes, labelled other text")
 def code_record(engine: EngineDep, system: str = SystemPath, code: str = CodePath) -> dict:
     return code_detail(engine, system, code)
+
+
+@router.get("/api/validate", tags=["codes"], responses=ERRORS,
+            summary="Is a code valid for claims in a fiscal year? Its standing, valid years and successors")
+def validate(engine: EngineDep,
+             system: str = Query(..., description="a loaded code system, e.g. icd10cm"),
+             code: str = Query(..., description="the code, with or without its dot",
+                               json_schema_extra={"pattern": CODE_PATTERN}),
+             year: str | None = Query(None, description="fiscal year (2024, FY2024) or a date of service "
+                                                        "(2024-05-01); default: the loaded release")) -> dict:
+    record = existing(engine, system, code)
+    info = engine.store.systems[system]
+    wanted = year if year is not None else (validity_years(info) or [info.get("version", "")])[-1]
+    out = validity_dict(engine.store, system, record, wanted if validity_years(info) else None)
+    return {"system": system, "code": record.code, "title": record.title, "billable": record.billable,
+            "kind": record.kind, **out}
 
 
 @router.get("/api/codes/{system}/{code}/children", tags=["codes"], response_model=ChildrenOut, responses=ERRORS,

@@ -19,7 +19,7 @@ WEB = Path(__file__).parent
 _CODE_REF = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(\.-)?")
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 # Names of code systems that crosswalks point to but the index does not load.
-OTHER_SYSTEMS = {"icd9cm": "ICD-9-CM"}
+OTHER_SYSTEMS = {"icd9cm": "ICD-9-CM", "icd9pcs": "ICD-9-CM procedures"}
 # Pages load only their own script and stylesheet; nothing inline, nothing from other hosts.
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"}
 

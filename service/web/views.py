@@ -15,6 +15,7 @@ from service.similar.rank import crosswalks
 from service.web.descriptions import blocks, describe, pack_label
 from service.web.fhir.terminology import system_uri
 from service.web.urls import code_url
+from service.web.validity import check_year, exists_in, known_years, validity
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,31}$"
 _CODE_PATH = re.compile(CODE_PATTERN)
@@ -68,7 +69,8 @@ def code_detail(engine: SearchEngine, system: str, code: str) -> dict:
               for kind, label in NOTE_LABELS.items() if record.notes_of(kind)]
     info = store.systems[system]
     description = describe(record, store, info.get("title", system))
-    links = [asdict(c) | {"url": code_url(c.system, c.code) if c.system in store.systems else None}
+    links = [asdict(c) | {"url": code_url(c.system, c.code) if c.system in store.systems
+                          and store.code_id(c.system, c.code) is not None else None}
              for c in crosswalks(engine, system, record.code)]
     return {**record.to_dict(), "label": display_code(record.kind, record.code), "url": code_url(system, record.code),
             "system_info": {**{k: info.get(k, "") for k in INFO_FIELDS},
@@ -76,7 +78,24 @@ def code_detail(engine: SearchEngine, system: str, code: str) -> dict:
             "breadcrumbs": breadcrumbs, "children": [row_dict(r) for r in store.children(system, record.code)],
             "note_groups": groups, "seventh_table": [{"character": c, "meaning": m} for c, m in record.seventh],
             "plain_description": description.to_dict() if description else None,
-            "content": content_dict(store.content(system, record.code)), "crosswalks": links}
+            "content": content_dict(store.content(system, record.code)), "crosswalks": links,
+            "validity": validity_dict(store, system, record)}
+
+
+def validity_dict(store, system: str, record: Code, year: str | None = None) -> dict:
+    """The code's years and standing in words, its successors as linked rows; with `year`, the answer for it."""
+    info = store.systems[system]
+    v = validity(record, info)
+    found = store.records(system, list(v.successors))
+    successors = [{"system": system, "code": c, "title": found[c].title if c in found else "",
+                   "url": code_url(system, c)} for c in v.successors]
+    out = {"status": v.status, "years": list(v.years), "known_years": list(known_years(info)),
+           "message": v.message, "successors": successors, "system_status": info.get("status", "")}
+    if year is not None:
+        wanted = check_year(year, info)
+        out |= {"year": wanted, "valid_for_claims": v.valid_for_claims(wanted),
+                "in_release": exists_in(record, wanted, info)}
+    return out
 
 
 def split_chapter(system: str | None, chapter: str | None) -> tuple[str | None, str | None]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from service.web.fhir.params import FhirError, one, parameters
 
 ICD9CM = "http://hl7.org/fhir/sid/icd-9-cm"
+ICD9PCS = "urn:oid:2.16.840.1.113883.6.104"  # ICD-9-CM Volume 3 (procedures), served as medcodes' icd9pcs
 CM = "http://hl7.org/fhir/sid/icd-10-cm"
 PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
 CCSR = "urn:medcodes:ahrq-ccsr"  # AHRQ publishes no FHIR URI for CCS / CCSR categories
@@ -31,7 +32,8 @@ class MapInfo:
 MAPS = (
     MapInfo("gem-icd9cm-icd10cm", "CMS GEM, ICD-9-CM to ICD-10-CM (2018)", ICD9CM, CM, "icd10cm", "gem", "9to10"),
     MapInfo("gem-icd10cm-icd9cm", "CMS GEM, ICD-10-CM to ICD-9-CM (2018)", CM, ICD9CM, "icd10cm", "gem", "10to9"),
-    MapInfo("gem-icd9cm-icd10pcs", "CMS GEM, ICD-9-CM procedures to ICD-10-PCS", ICD9CM, PCS, "icd10pcs", "gem", "9to10"),
+    MapInfo("gem-icd9cm-icd10pcs", "CMS GEM, ICD-9-CM procedures to ICD-10-PCS", ICD9PCS, PCS, "icd10pcs", "gem",
+            "9to10"),
     MapInfo("ccsr-icd10cm", "AHRQ CCSR categories of ICD-10-CM codes", CM, CCSR, "icd10cm", "ccsr"),
     MapInfo("ccs-icd10pcs", "AHRQ CCS procedure categories of ICD-10-PCS codes", PCS, CCS, "icd10pcs", "ccs"),
 )
@@ -76,8 +78,8 @@ class ConceptMaps:
         else:
             if not system:
                 raise FhirError(400, "required", "give url (a ConceptMap) or system (with target to pick one map)")
-            chosen = [m for m in self.maps if (m.target if reverse else m.source) == system
-                      and (not target or (m.source if reverse else m.target) == target)]
+            chosen = [m for m in self.maps if _names(m.target if reverse else m.source, system)
+                      and (not target or _names(m.source if reverse else m.target, target))]
             if not chosen:
                 raise FhirError(404, "not-found", f"no ConceptMap from {system[:80]!r}"
                                                   + (f" to {target[:80]!r}" if target else ""))
@@ -98,11 +100,12 @@ class ConceptMaps:
         store = self.store
         out = []
         if info.kind == "gem":
-            icd10_side = (info.source == ICD9CM) == reverse  # the code given is the ICD-10 one
+            icd9_uri = info.source if info.source in (ICD9CM, ICD9PCS) else info.target
+            icd10_side = (info.source == icd9_uri) == reverse  # the code given is the ICD-10 one
             if icd10_side:
                 record = store.record(info.system, code)
                 rows = [g for g in store.gems(info.system, record.key) if g.direction == info.direction] if record else []
-                out = [(_equivalence(g), ICD9CM, g.icd9, g.title, info.url) for g in rows]
+                out = [(_equivalence(g), icd9_uri, g.icd9, g.title, info.url) for g in rows]
             else:
                 rows = store.gems_of_icd9(info.system, icd9_forms(code), info.direction)
                 records = {r.key: r for r in store.records(info.system, [key for key, _g in rows]).values()}
@@ -117,6 +120,12 @@ class ConceptMaps:
         keys = store.group_members(info.system, info.kind, code.strip().upper(), MAX_REVERSE)
         records = store.records(info.system, keys)
         return [("narrower", self.uri_of(info.system), r.code, r.title, info.url) for r in records.values()]
+
+
+def _names(map_uri: str, given: str) -> bool:
+    """Whether a system URI a client gave names a map's side; the ICD-9-CM URI covers its procedures too (HL7
+    uses one URI for both volumes; medcodes serves procedures as their own system)."""
+    return map_uri == given or (given == ICD9CM and map_uri == ICD9PCS)
 
 
 def _equivalence(gem) -> str:

@@ -120,7 +120,9 @@ async def lookup(request: Request, tx: TerminologyDep) -> dict:
 
 @operation("/CodeSystem/$validate-code", "Is the code (and display) valid?", ("Parameters",),
            ("url", "code system URI (or use system)", text), system_doc, ("code", "the code", needed, True),
-           ("display", "optional display to check", text))
+           ("display", "optional display to check", text),
+           ("version", "the loaded release, or an earlier fiscal year with a code list (FY2024)", text),
+           ("date", "date of service (2024-05-01): answers for the fiscal year it falls in", text))
 
 
 async def validate_code(request: Request, tx: TerminologyDep) -> dict:
@@ -146,8 +148,10 @@ def value_set_validation(tx: Terminology, params: dict) -> dict:
 
 def code_system_validation(tx: Terminology, params: dict) -> dict:
     uri = one(params, "url") or one(params, "system", required=True)
-    name = tx.system(uri, one(params, "version"))
-    return tx.validate(name, one(params, "code", required=True), one(params, "display"))
+    version = one(params, "version")
+    name = tx.system(uri, version)
+    return tx.validate(name, one(params, "code", required=True), one(params, "display"),
+                       tx.year(name, version, one(params, "date")))
 
 
 @operation("/CodeSystem/$subsumes", "Is code A above, below or the same as code B?", ("Parameters",),

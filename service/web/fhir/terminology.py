@@ -8,9 +8,12 @@ from datetime import datetime, timezone
 import numpy as np
 
 from embeddings.documents import synonyms
+from embeddings.records import INACTIVE
+from service.errors import QueryError
 from service.web.fhir.conceptmaps import ConceptMaps
 from service.web.fhir.params import FHIR_VERSION, MEDIA_TYPE, FhirError, every, integer, one, parameters
 from service.web.fhir.valuesets import FORMS, Descendants, ValueSetRef, member, subsumption
+from service.web.validity import exists_in, fiscal_year, known_years, validity
 
 DEFAULT_COUNT = 20
 MAX_EXPAND_OFFSET = 10**9
@@ -25,8 +28,8 @@ SHORT = {"system": "urn:medcodes:designation-use", "code": "short", "display": "
 PROPERTIES = [{"code": "parent", "type": "code", "description": "the code one level up"},
               {"code": "child", "type": "code", "description": "a code one level down"},
               {"code": "billable", "type": "boolean", "description": "valid for claims (a leaf code)"},
-              {"code": "inactive", "type": "boolean", "description": "no longer valid (always false: every code "
-                                                                     "served is in the loaded release)"},
+              {"code": "inactive", "type": "boolean", "description": "deleted since an earlier release medcodes "
+                                                                     "holds (FY2024): kept for old data, not valid now"},
               {"code": "chapter", "type": "code", "description": "the chapter (ICD-10-CM) or section (PCS) it sits in"}]
 
 
@@ -53,9 +56,29 @@ class Terminology:
             raise FhirError(404, "not-found", f"CodeSystem {uri[:200]!r} is not known to this server; "
                                               f"known: {', '.join(self.by_uri) or 'none'}")
         have = self.version(name)
-        if version and version != have:
-            raise FhirError(404, "not-found", f"version {version[:40]!r} of {uri} is not loaded; this server has {have}")
+        if version and version != have and version not in self.years(name):
+            also = [y for y in self.years(name) if y != have]
+            raise FhirError(404, "not-found", f"version {version[:40]!r} of {uri} is not loaded; this server has {have}"
+                            + (f" (and the code list of {', '.join(also)} for validation)" if also else ""))
         return name
+
+    def years(self, name: str) -> tuple[str, ...]:
+        return known_years(self.store.systems[name])
+
+    def year(self, name: str, version: str | None, date: str | None) -> str | None:
+        """The fiscal year a $validate-code asks about: a version naming one (FY2024) or the date of service."""
+        if version and version in self.years(name) and version != self.version(name):
+            return version
+        if date:
+            try:
+                wanted = fiscal_year(date[:10])
+            except QueryError as exc:
+                raise FhirError(400, "invalid", str(exc)) from None
+            if wanted not in self.years(name):
+                raise FhirError(400, "not-supported", f"no code list of {self.uri(name)} for {wanted} (the date "
+                                f"{date[:20]!r}); years known: {', '.join(self.years(name)) or 'none'}")
+            return wanted
+        return None
 
     def value_set(self, url: str) -> str:
         return self.value_set_ref(url)[0]
@@ -124,7 +147,7 @@ class Terminology:
         wanted = set(every(params, "property"))
         props = ([("parent", {"valueCode": record.parent})] if record.parent else [])
         props += [("child", {"valueCode": row.code}) for row in self.store.children(name, record.code)]
-        props += [("billable", {"valueBoolean": record.billable}), ("inactive", {"valueBoolean": False})]
+        props += [("billable", {"valueBoolean": record.billable}), ("inactive", {"valueBoolean": record.inactive})]
         props += [("chapter", {"valueCode": record.chapter})] if record.chapter else []
         pairs = [("name", {"valueString": self.store.systems[name].get("title", name)}),
                  ("version", {"valueString": self.version(name)}), ("display", {"valueString": record.title})]
@@ -139,11 +162,23 @@ class Terminology:
                   for code, value in props if not wanted or code in wanted]
         return parameters(*pairs)
 
-    def validate(self, name: str, code: str, display: str | None) -> dict:
+    def validate(self, name: str, code: str, display: str | None, year: str | None = None) -> dict:
+        """Is the code in the release (or, with `year`, in that fiscal year's)? Deleted codes are not; the message
+        then gives the years it was valid in and its likely successors."""
         record, problem = self.record(name, code)
         if record is None:
             return parameters(("result", {"valueBoolean": False}), ("message", {"valueString": problem}))
+        info = self.store.systems[name]
+        standing = validity(record, info)
+        if record.inactive if year is None else not exists_in(record, year, info):
+            later = f" Successors: {', '.join(standing.successors)}." if standing.successors else ""
+            when = f"Not in the {year} code list. " if year else ""
+            return parameters(("result", {"valueBoolean": False}),
+                              ("message", {"valueString": f"{when}{code}: {standing.message}{later}"}),
+                              ("display", {"valueString": record.title}))
         shown = ("result", {"valueBoolean": True}), ("display", {"valueString": record.title})
+        if standing.status == "retired" and display is None:  # valid in its system, which claims no longer use
+            return parameters(shown[0], ("message", {"valueString": standing.message}), shown[1])
         if display is None or _words(display) in {_words(t) for t in [record.title, *synonyms(record)]}:
             return parameters(*shown)
         message = f"{display[:200]!r} is not a display of {code}; the official display is {record.title!r}"
@@ -172,7 +207,8 @@ class Terminology:
                 ("used-codesystem", {"valueUri": f"{uri}|{version}"})] + ([("filter", {"valueString": text})]
                                                                          if text else [])
         contains = [{"system": uri, "version": version, "code": code, "display": title}
-                    | ({"abstract": True} if kind in GROUPING_KINDS else {}) for code, title, kind in rows]
+                    | ({"abstract": True} if kind in GROUPING_KINDS else {})
+                    | ({"inactive": True} if kind == INACTIVE else {}) for code, title, kind in rows]
         expansion = {"identifier": f"urn:uuid:{uuid.uuid4()}", "timestamp": now(), "total": total, "offset": offset,
                      "parameter": [{"name": n, **v} for n, v in used]}
         if contains:
@@ -203,12 +239,14 @@ class Terminology:
     def capabilities(self, terminology: bool) -> dict:
         common = {"status": "active", "date": self.store.manifest.get("built_at") or now(), "kind": "instance",
                   "software": {"name": "medcodes", "version": "0.1.0"},
-                  "implementation": {"description": "medcodes terminology service over ICD-10-CM / ICD-10-PCS; "
+                  "implementation": {"description": "medcodes terminology service over ICD-10-CM / ICD-10-PCS (with "
+                                                    "FY2024 code history), ICD-9-CM and MS-DRG; "
                                                     f"user-supplied code systems are served as {LOCAL_URI_PREFIX}NAME"}}
         if terminology:
-            versions = [{"uri": uri, "subsumption": True, "version": [{"code": self.version(name), "isDefault": True,
-                                                  "property": [p["code"] for p in PROPERTIES]}]}
-                        for uri, name in self.by_uri.items()]
+            versions = [{"uri": uri, "subsumption": True, "version": [
+                {"code": self.version(name), "isDefault": True, "property": [p["code"] for p in PROPERTIES]}] + [
+                {"code": y, "isDefault": False} for y in self.years(name) if y != self.version(name)]}
+                for uri, name in self.by_uri.items()]
             return {"resourceType": "TerminologyCapabilities", **common, "codeSystem": versions,
                     "expansion": {"hierarchical": False, "paging": True, "incomplete": False,
                                   "parameter": [{"name": n} for n in ("url", "filter", "count", "offset")],
