@@ -8,7 +8,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Settings come from MEDCODES_* variables: one left in the shell must not change what the tests build or serve.
-for _name in [n for n in os.environ if n.startswith("MEDCODES_") and n != "MEDCODES_PIN_FIXTURE"]:
+# Two switches of the tests themselves stay: re-pinning the fixture figures and writing the README's screenshots.
+TEST_SWITCHES = {"MEDCODES_PIN_FIXTURE", "MEDCODES_SCREENSHOTS"}
+for _name in [n for n in os.environ if n.startswith("MEDCODES_") and n not in TEST_SWITCHES]:
     del os.environ[_name]
 
 # In CI every test must run: a skip there means coverage went missing (no Chromium, an extra not installed), so it

@@ -84,6 +84,20 @@ def test_search_to_code_page_to_similar_code(page, base_url, engine, shots):
     assert engine.store.record("icd10cm", target).title in page.locator("h1").inner_text()
 
 
+def test_a_deleted_code_page_says_so_and_leads_to_its_successor(page, base_url, shots):
+    page.goto(base_url + "/?q=S30.1XXA")
+    page.locator('#results li.hit a[href="/codes/icd10cm/S30.1XXA"]').first.wait_for(state="visible")
+    assert "Inactive" in page.locator("#results li.hit").first.inner_text()
+    page.goto(base_url + "/codes/icd10cm/S30.1XXA")
+    validity = page.locator(".validity")
+    assert "deleted since" in validity.inner_text() and "FY2024" in validity.inner_text()
+    page.set_viewport_size({"width": 1100, "height": 700})
+    page.screenshot(path=str(shots / "code-history.png"))
+    validity.locator('a[href="/codes/icd10cm/S30.11XA"]').click()
+    page.wait_for_url("**/codes/icd10cm/S30.11XA")
+    assert "New since FY2024" in page.locator(".validity").inner_text()
+
+
 def test_arrow_keys_and_enter_open_the_chosen_result(page, base_url):
     page.goto(base_url + "/")
     page.locator("#q").press_sequentially("K92", delay=30)

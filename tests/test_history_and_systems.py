@@ -130,6 +130,10 @@ def test_a_deleted_code_ranks_below_its_successor_and_is_labelled(engine, client
     assert "S30.1XXA" in codes and "S30.11XA" in codes and codes.index("S30.11XA") < codes.index("S30.1XXA")
     page = client.get("/codes/icd10cm/S30.1XXA")
     assert page.status_code == 200 and "Inactive" in page.text and "/codes/icd10cm/S30.11XA" in page.text
+    assert "Official ICD-10-CM FY2024 content" in page.text and "has been deleted since" in page.text
+    record = client.get("/api/codes/icd10cm/S30.1XXA").json()
+    assert [s["code"] for s in record["validity"]["successors"]][:1] == ["S30.11XA"]
+    assert all(s["code"].endswith("A") for s in record["validity"]["successors"])  # the same encounter
     similar = client.get("/api/codes/icd10cm/S30.11XA/similar", params={"limit": 10}).json()["similar"]
     assert all(s["code"] != "S30.1XXA" for s in similar)
 
@@ -156,6 +160,8 @@ def test_icd9_and_drg_pages_show_their_standing_crosswalks_and_figures(client):
     assert {x["code"] for x in page["crosswalks"]} >= {"I21.09"} and all(x["system"] == "icd10cm"
                                                                           for x in page["crosswalks"])
     assert client.get("/codes/icd9cm/410.11").status_code == 200
+    heading = client.get("/api/codes/icd9cm/410").json()
+    assert heading["plain_description"]["label"].startswith("About this heading — written by medcodes")
     drg = client.get("/codes/msdrg/470")
     assert drg.status_code == 200 and "Relative weight (FY2026)" in drg.text
 

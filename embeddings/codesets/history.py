@@ -84,6 +84,9 @@ def successors_of(key: str, title: str, nearby: list[str], added: set[str], by_k
     expanded = [k for k in nearby if k.startswith(key)]
     if expanded:
         return expanded[:MAX_SUCCESSORS]
+    if len(key) == 7 and key[:1].isalpha():  # an ICD-10-CM code with a 7th character: keep the same encounter
+        same = [k for k in nearby if len(k) == 7 and k[6] == key[6]]
+        nearby = same or nearby
     words = _words(title)
     scored = []
     for k in nearby:

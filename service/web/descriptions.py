@@ -41,6 +41,11 @@ class Description:
                 "sections": [{"name": n, "text": t, "blocks": blocks(t)} for n, t in self.sections]}
 
 
+# Built-in systems whose heading rows carry a note medcodes wrote (ICD-9-CM headings titled from their codes).
+BUILT_IN_HEADINGS = frozenset({"icd9cm", "icd9pcs"})
+HEADING_LABEL = "About this heading — written by medcodes (not official text)"
+
+
 def file_label(system_title: str) -> str:
     return f"Description — supplied with the {system_title} code file by this site's operator (not official text)"
 
@@ -73,7 +78,8 @@ def describe(record: Code, store, system_title: str = "") -> Description | None:
     if record.system == "icd10cm":
         return _cm(record, store)
     if record.description:
-        return Description(file_label(system_title or record.system.upper()), (("Summary", record.description),))
+        label = HEADING_LABEL if record.system in BUILT_IN_HEADINGS else file_label(system_title or record.system.upper())
+        return Description(label, (("Summary", record.description),))
     return None
 
 
@@ -87,6 +93,10 @@ def _lower(text: str) -> str:
 
 
 def _pcs(record: Code, store) -> Description:
+    if record.inactive:
+        summary = (f"{record.code} was a valid ICD-10-PCS code in {' and '.join(record.years)} and has been deleted "
+                   "since; it is kept here so older claims and data can be read.")
+        return Description(PCS_LABEL, (("Name", record.title), ("Summary", summary)))
     axes = _axes(record)
     if record.kind == "code" and "Root Operation" in axes and "Body Part" in axes:
         return Description(PCS_LABEL, _pcs_code(record, axes))
@@ -155,7 +165,10 @@ def _cm(record: Code, store) -> Description:
     ancestors = store.records(record.system, list(record.parents))
     chain = [ancestors[p] for p in record.parents if p in ancestors]
     level = _LEVELS.get(record.kind, record.kind)
-    if record.billable:
+    if record.inactive:
+        first = (f"{record.code} was a billable ICD-10-CM code in {' and '.join(record.years)} and has been deleted "
+                 f"since: {_lower(record.title)}. It is kept here so older claims and data can be read.")
+    elif record.billable:
         first = f"{record.code} is a billable ICD-10-CM code (valid for claims): {_lower(record.title)}."
     elif record.kind == "chapter":
         first = f"Chapter {record.code} of ICD-10-CM, {_lower(record.title)}, groups the blocks of codes listed below."
