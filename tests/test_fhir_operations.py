@@ -186,3 +186,35 @@ def test_concept_maps_are_listed_and_read(fhir):
     one = fhir.execute("ConceptMap/ccsr-icd10cm", method="get")
     ConceptMap.model_validate(one)
     assert one["sourceUri"] == CM
+
+
+ICD9 = "http://hl7.org/fhir/sid/icd-9-cm"
+ICD9_PROCEDURES = "urn:oid:2.16.840.1.113883.6.104"
+
+
+@pytest.mark.parametrize("params,result", [
+    ({"system": CM, "code": "S30.1XXA"}, False), ({"system": CM, "code": "S30.1XXA", "date": "2024-05-01"}, True),
+    ({"system": CM, "code": "S30.11XA", "version": "FY2024"}, False), ({"system": CM, "code": "S30.11XA"}, True),
+    ({"system": ICD9, "code": "410.11"}, True), ({"system": ICD9_PROCEDURES, "code": "47.01"}, True),
+    ({"system": ICD9, "code": "47.01"}, False)])
+def test_validate_code_knows_code_history_and_the_icd9_parts(fhir, params, result):
+    answer = fhir.execute("CodeSystem/$validate-code", method="get", params=params)
+    Parameters.model_validate(answer)
+    assert _param(answer, "result") is result
+
+
+def test_icd9_lookup_subsumes_and_translate_through_the_client(fhir):
+    lookup = fhir.execute("CodeSystem/$lookup", method="get", params={"system": ICD9, "code": "410.11"})
+    Parameters.model_validate(lookup)
+    props = _properties(lookup)
+    assert props["parent"] == ["410.1"] and props["inactive"] == [False] and _param(lookup, "display").startswith(
+        "Acute myocardial infarction")
+    assert _param(fhir.execute("CodeSystem/$subsumes", method="get",
+                               params={"system": ICD9, "codeA": "410", "codeB": "410.11"}), "outcome") == "subsumes"
+    forward = fhir.execute("ConceptMap/$translate", method="get", params={"system": ICD9, "code": "410.11", "target": CM})
+    Parameters.model_validate(forward)
+    targets = [p["part"][1]["valueCoding"]["code"] for p in forward["parameter"] if p["name"] == "match"]
+    assert "I21.09" in targets
+    with pytest.raises(REFUSED):
+        fhir.execute("CodeSystem/$validate-code", method="get", params={"system": CM, "code": "K92.2",
+                                                                       "date": "2013-01-01"})
