@@ -62,6 +62,26 @@ def test_unchanged_rebuild_encodes_nothing_and_if_stale_skips(tmp_path):
     assert not changed.skipped
 
 
+def test_an_unchanged_rebuild_links_the_faiss_files_and_a_changed_or_damaged_one_builds_them(tmp_path):
+    settings = _settings(tmp_path)
+    first = build_index(settings, SMALL, log=_quiet)
+    old = settings.index_dir.resolve()
+    build_index(settings, SMALL, log=_quiet)
+    new = settings.index_dir.resolve()
+    manifest = ix.read_manifest(new)
+    assert manifest["build"]["dense_reused"] == ["icd10cm", "cpt"] and manifest["dense"] == ix.read_manifest(old)["dense"]
+    assert (new / ix.dense_file("icd10cm")).stat().st_ino == (old / ix.dense_file("icd10cm")).stat().st_ino
+    assert SearchEngine.open(settings).search("widget").hits and first.encoded > 0
+    with open(new / ix.dense_file("cpt"), "r+b") as fh:  # a damaged file of the serving build is never linked
+        fh.seek(-8, os.SEEK_END)
+        fh.write(b"\x00" * 8)
+    again = build_index(settings, SMALL, log=_quiet)
+    assert ix.read_manifest(settings.index_dir)["build"]["dense_reused"] == ["icd10cm"]
+    assert again.counts == first.counts and SearchEngine.open(settings).search("widget").hits
+    build_index(_settings(tmp_path, hnsw_m=16), SMALL, log=_quiet)  # other graph settings: nothing is linked
+    assert ix.read_manifest(settings.index_dir)["build"]["dense_reused"] == []
+
+
 def test_new_build_swaps_in_atomically_and_old_build_stays_readable(tmp_path):
     settings = _settings(tmp_path)
     build_index(settings, SMALL, log=_quiet)

@@ -28,7 +28,7 @@ from embeddings.files import fsync_tree
 from embeddings.index import format as ix
 from embeddings.index import progress, store, writer
 from embeddings.index.builds import BuildError, build_lock, builds_dir, prune, remove_debris, swap_in
-from embeddings.index.dense import build_dense, write_dense
+from embeddings.index.dense import previous_build, write_systems
 from embeddings.records import Code, code_key
 from embeddings.settings import Settings
 
@@ -158,18 +158,20 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
             writer.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content, claim_words,
                                    scoped)
             groupings.write(tmp / ix.GROUPINGS, codes)
-            _write_dense(tmp, codes, vectors, settings)
+            dense_digests, reused_dense = write_systems(
+                tmp, [c.system for c in codes], vectors, (settings.index_type, settings.hnsw_m,
+                                                          settings.hnsw_ef_construction), previous_build(index_dir))
             counts = _counts(codesets)
             ix.write_manifest(tmp, {
                 "fingerprint": stamp, "model": {"name": encoder.name, "dim": encoder.dim}, "stage": request.stage,
-                "index_type": settings.index_type, "hnsw": {"m": settings.hnsw_m},
+                "index_type": settings.index_type, "hnsw": {"m": settings.hnsw_m}, "dense": dense_digests,
                 "systems": {s.info.name: ix.info_dict(s.info) for s in codesets}, "counts": counts,
                 "abbreviations": len(claim_words),
                 "content": {"packs": sorted({e.source for e in content}), "entries": len(content),
                             "warnings": list(warnings)},
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "build": {"seconds": round(time.monotonic() - started, 1), "encoded": encoded,
-                          "reused": len(docs) - encoded,
+                          "reused": len(docs) - encoded, "dense_reused": reused_dense,
                           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)},
             })
             fsync_tree(tmp)  # every file on disk before the directory becomes a build a link may point to
@@ -245,13 +247,6 @@ def match_content(packs: tuple[Path, ...] | list[Path], codes: list[Code]) -> tu
             seen[code.system, code.code] = where
             matched.append(ContentEntry(code.system, code.code, entry.sections, entry.source))
     return matched, warnings
-
-
-def _write_dense(directory: Path, codes: list[Code], vectors: np.ndarray, settings: Settings) -> None:
-    for system in dict.fromkeys(c.system for c in codes):
-        rows = np.array([i for i, c in enumerate(codes) if c.system == system], dtype=np.int64)
-        dense = build_dense(vectors[rows], settings.index_type, settings.hnsw_m, settings.hnsw_ef_construction)
-        write_dense(directory, system, dense, rows)
 
 
 def _counts(codesets: list[CodeSet]) -> dict:

@@ -1,12 +1,16 @@
 """FAISS indexes per system: built from normalised vectors, read back with their id sidecars."""
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from embeddings.index.format import IndexLoadError, dense_file, ids_file
+from embeddings.files import file_digest
+from embeddings.index.format import IndexLoadError, dense_file, ids_file, read_manifest
 
 # Below this many vectors an exact flat index is as fast as HNSW and has perfect recall.
 HNSW_MIN_VECTORS = 2000
@@ -50,3 +54,65 @@ def read_dense(directory: Path, system: str, ef_search: int) -> tuple[faiss.Inde
     if hasattr(index, "hnsw"):
         index.hnsw.efSearch = ef_search
     return index, np.load(directory / ids_file(system))
+
+
+def write_systems(directory: Path, systems_of_rows: list[str], vectors: np.ndarray, params: tuple[str, int, int],
+                  previous: Path | None) -> tuple[dict[str, str], list[str]]:
+    """Each system's FAISS index (params: index type, HNSW M, efConstruction). When the serving build holds the
+    same vectors for the same rows with the same params, its files are linked instead of building the HNSW graph
+    again, which is most of an unchanged rebuild. Returns the per-system digests and the systems reused."""
+    old = _dense_of(previous)
+    digests: dict[str, str] = {}
+    reused: list[str] = []
+    systems = np.array(systems_of_rows, dtype=object)
+    for system in dict.fromkeys(systems_of_rows):
+        rows = np.flatnonzero(systems == system).astype(np.int64)
+        part = np.ascontiguousarray(vectors[rows], dtype=np.float32)
+        h = hashlib.sha256(repr((params, part.shape)).encode())
+        h.update(rows.tobytes())
+        h.update(part.tobytes())
+        digests[system] = h.hexdigest()
+        if previous is not None and old.get(system) == digests[system] and _link(previous, directory, system):
+            reused.append(system)
+            continue
+        write_dense(directory, system, build_dense(part, *params), rows)
+    return digests, reused
+
+
+def previous_build(index_dir: Path) -> Path | None:
+    """The build the index link points at now, if it has a readable manifest."""
+    try:
+        target = Path(index_dir).resolve(strict=True)
+        read_manifest(target)
+    except (OSError, IndexLoadError):
+        return None
+    return target
+
+
+def _dense_of(previous: Path | None) -> dict[str, str]:
+    if previous is None:
+        return {}
+    try:
+        return dict(read_manifest(previous).get("dense") or {})
+    except IndexLoadError:
+        return {}
+
+
+def _link(previous: Path, directory: Path, system: str) -> bool:
+    """Hard-link (or copy) a system's FAISS and id files from the previous build when their checksums still match
+    its manifest; False when anything is off, and the caller builds them afresh."""
+    files = read_manifest(previous).get("files", {})
+    names = (dense_file(system), ids_file(system))
+    try:
+        if any(file_digest(previous / n) != files.get(n, {}).get("sha256") for n in names):
+            return False
+        for name in names:
+            try:
+                os.link(previous / name, directory / name)
+            except OSError:
+                shutil.copy2(previous / name, directory / name)
+    except OSError:
+        for name in names:
+            (directory / name).unlink(missing_ok=True)
+        return False
+    return True
