@@ -26,7 +26,7 @@ OPERATIONS = {
     "GET /fhir/ValueSet/$expand", "POST /fhir/ValueSet/$expand", "GET /fhir/CodeSystem", "GET /fhir/CodeSystem/{name}",
     "GET /api/autocode", "GET /api/ctss/{system}/search", "GET /fhir/CodeSystem/$subsumes",
     "POST /fhir/CodeSystem/$subsumes", "POST /fhir", "GET /fhir/ConceptMap/$translate", "POST /fhir/ConceptMap/$translate",
-    "GET /fhir/ConceptMap", "GET /fhir/ConceptMap/{map_id}",
+    "GET /fhir/ConceptMap", "GET /fhir/ConceptMap/{map_id}", "GET /api/validate",
 }
 INTERNALS = ("Traceback", 'File "', "site-packages", str(Path(__file__).resolve().parents[1]), "/tmp/")
 

@@ -172,7 +172,9 @@ def test_watch_follows_a_rebuild_without_being_told(tmp_path):
         build_index(settings, WITH_CPT, log=lambda _m: None)
         build = settings.index_dir.resolve().name
         _wait(lambda: all(build in _open_builds(pid) for pid in workers), 30, "the watch to reload every worker")
-        assert "cpt" in [s["name"] for s in httpx.get(url + "/api/systems", timeout=10).json()["systems"]]
+        # A worker maps the new files before it swaps its engine: the answers follow within moments, from each worker.
+        _wait(lambda: all("cpt" in [s["name"] for s in httpx.get(url + "/api/systems", timeout=10).json()["systems"]]
+                          for _ in range(6)), 30, "every worker to answer from the new build")
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

@@ -37,14 +37,14 @@ def test_judge_counts_side_and_encounter_twins_as_near_duplicates(engine):
 
 
 def test_blended_list_beats_plain_neighbours_on_the_fixture(measures, engine):
-    assert {(m.system, m.method) for m in measures} == {(s, k) for s in engine.store.systems for k in ev.METHODS}
+    assert {(m.system, m.method) for m in measures} == {(s, k) for s in engine.store.scope for k in ev.METHODS}
     assert ev.check(measures) == []
     for m in measures:
         assert 0 < m.codes <= ev.SAMPLE and m.suggestions > 0
         assert all(0.0 <= share <= 1.0 for share in (m.same_ccs, m.near_duplicates, m.structural))
     by = {(m.system, m.method): m for m in measures}
     assert all(by[(s, "blended")].near_duplicates < by[(s, "neighbours")].near_duplicates
-               for s in engine.store.systems)
+               for s in engine.store.scope)
 
 
 def test_check_reports_a_blended_list_that_does_not_beat_neighbours(measures):

@@ -85,7 +85,7 @@ def measure(engine, systems: list[str] | None = None, n: int = SAMPLE, seed: int
     store = engine.store
     data = similar_data(store, groupings)  # loaded before timing starts
     out = []
-    for system in systems or list(store.systems):
+    for system in systems or list(store.scope):  # the current code sets: CCS groups exist for them
         codes = sample_codes(store, system, n, seed)
         for method in METHODS:
             counts = {"same_ccs": 0, "ccs_suggestions": 0, "near_duplicate": 0, "structural": 0, "all": 0}
