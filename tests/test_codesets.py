@@ -133,3 +133,16 @@ def test_custom_rejects_builtin_names_and_binary(tmp_path):
     blob.write_bytes(b"code,title\n\xff\xfe\x00bad\n")
     with pytest.raises(SourceError, match="blob.csv:2: not valid UTF-8"):
         custom.load("cpt", blob)
+
+
+def test_code_to_dict_is_what_dataclasses_asdict_gives():
+    import dataclasses
+    import json
+
+    from embeddings.index.build import BuildRequest, load_codesets
+    sets = load_codesets(BuildRequest(systems=("icd10cm", "icd10pcs"), prefixes=("S72.0", "0FT4", "S30.1")))
+    codes = [c for s in sets for c in s.codes]
+    assert any(c.notes for c in codes) and any(c.axes for c in codes) and any(c.seventh for c in codes)
+    for code in codes:
+        assert json.dumps(code.to_dict()) == json.dumps(dataclasses.asdict(code))
+        assert type(code).from_dict(json.loads(json.dumps(code.to_dict()))) == code
