@@ -1,6 +1,7 @@
 """Frozen records shared by every layer: Code, Note, Axis and SystemInfo."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ NOTE_LABELS = {
 INACTIVE = "inactive"
 
 
+@functools.lru_cache(maxsize=1 << 19)
 def code_key(code: str) -> str:
     """Normalised lookup key: upper case, no dots or spaces ('k92.2' -> 'K922')."""
     return _NOT_KEY.sub("", code.upper())

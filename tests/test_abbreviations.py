@@ -1,4 +1,6 @@
 """Claim abbreviations mined from short/long description pairs, and how the query side spells them out."""
+import pytest
+
 from embeddings import abbreviations as ab
 from embeddings.records import Code
 from service.search import understanding as qu
@@ -57,3 +59,15 @@ def test_the_query_side_spells_out_abbreviations_official_text_does_not_use():
     assert u.encounter == "initial" and "subdr → subdural" in [str(e) for e in u.expansions]
     off = understanding.understand("traum subdr hem", None, frozenset(qu.FEATURES) - {"abbrev"})
     assert (("subdr",),) in off.slots and "subdr" in off.dense_text and not off.expansions
+
+
+def test_mined_tables_are_cached_by_the_pairs_they_came_from(tmp_path, monkeypatch):
+    found = [("Traum subdr hem w/o loss of consciousness, init", "Traumatic subdural hemorrhage without loss of "
+              "consciousness, initial encounter")] * 4 + [("Fx of r femur, subs", "Fracture of right femur, "
+                                                          "subsequent encounter")] * 4
+    first = ab.mine_cached(found, tmp_path)
+    assert first == ab.mine(found) and first.get("subdr") == "subdural"
+    monkeypatch.setattr(ab, "mine", lambda *_a, **_k: pytest.fail("mined again instead of reading the cache"))
+    assert ab.mine_cached(list(reversed(found)), tmp_path) == first
+    with pytest.raises(pytest.fail.Exception):
+        ab.mine_cached(found[:4], tmp_path)  # other pairs: mined afresh

@@ -153,8 +153,8 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
             # Query-time tables (claim abbreviations, the spelling vocabulary) learn only from the systems a search of
             # all systems covers: ICD-9-CM and DRG wording never rewrites an ICD-10 query.
             scoped = {s.info.name for s in codesets if s.info.default_search}
-            claim_words = abbreviations.mine(abbreviations.pairs([c for c in codes if c.system in scoped],
-                                                                 request.held_out))
+            claim_words = abbreviations.mine_cached(abbreviations.pairs([c for c in codes if c.system in scoped],
+                                                                        request.held_out), Path(settings.cache_dir))
             writer.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content, claim_words,
                                    scoped)
             groupings.write(tmp / ix.GROUPINGS, codes)
