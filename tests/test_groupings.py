@@ -111,3 +111,19 @@ def test_pcs_families_fold_side_and_qualifier_but_not_device(codes):
     for f in families:
         stems.setdefault(f.stem, set()).add(f.key[:3] + f.key[4:6])
     assert all(len(v) == 1 for v in stems.values())  # members differ only in body part side and qualifier
+
+
+def test_a_rebuild_copies_the_groupings_of_the_same_codes_from_the_cache(tmp_path, monkeypatch):
+    import sqlite3
+
+    from embeddings import groupings
+    from embeddings.index.build import BuildRequest, load_codesets
+    codes = [c for s in load_codesets(BuildRequest(systems=("icd10cm",), prefixes=("K92",))) for c in s.codes]
+    groupings.write_cached(tmp_path / "a.sqlite", codes, tmp_path / "cache")
+    monkeypatch.setattr(groupings, "write", lambda *_a: pytest.fail("wrote again instead of copying the cache"))
+    groupings.write_cached(tmp_path / "b.sqlite", codes, tmp_path / "cache")
+    assert (tmp_path / "a.sqlite").read_bytes() == (tmp_path / "b.sqlite").read_bytes()
+    with sqlite3.connect(tmp_path / "b.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM groups").fetchone()[0] > 0
+    with pytest.raises(pytest.fail.Exception):
+        groupings.write_cached(tmp_path / "c.sqlite", codes[:-1], tmp_path / "cache")  # other codes: written afresh

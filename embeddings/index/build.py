@@ -157,7 +157,7 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
                                                                         request.held_out), Path(settings.cache_dir))
             writer.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content, claim_words,
                                    scoped)
-            groupings.write(tmp / ix.GROUPINGS, codes)
+            groupings.write_cached(tmp / ix.GROUPINGS, codes, Path(settings.cache_dir))
             dense_digests, reused_dense = write_systems(
                 tmp, [c.system for c in codes], vectors, (settings.index_type, settings.hnsw_m,
                                                           settings.hnsw_ef_construction), previous_build(index_dir))
