@@ -5,14 +5,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from embeddings.groupings import CM, ICD9, PCS
+from embeddings.codesets import icd9
+from embeddings.groupings import CM, PCS
 from embeddings.records import code_key
 from service.errors import QueryError, no_such_code
 from service.similar import relations as rel
 from service.similar.data import SimilarData, similar_data
 
-ICD9PCS = "icd9pcs"
-ICD10_OF = {ICD9: CM, ICD9PCS: PCS}  # the ICD-10 system each ICD-9-CM part maps to through the GEMs
+ICD10_OF = {icd9.DX: CM, icd9.SG: PCS}  # the ICD-10 system each ICD-9-CM part maps to through the GEMs
 NEIGHBOURS = 100       # FAISS neighbours taken as candidates (a code's own 7th-character family can fill 50)
 POOL = 300             # most candidates one structural source adds, nearest in code order
 SHORTLIST = 4          # candidates per requested suggestion that reach the diversity pass
@@ -61,26 +61,13 @@ def crosswalks(engine, system: str, code: str) -> list[Crosswalk]:
     ICD-9-CM code, the ICD-10 codes linked to it."""
     if system in ICD10_OF:
         return _icd10_crosswalks(engine, system, code)
-    store, q = _resolve(engine, system, code)
-    merged: dict[str, dict] = {}
+    store, _row = _resolve(engine, system, code)
     gems = store.gems(system, code_key(code)) if similar_data(store).groupings is not None else []
-    for gem in gems:
-        entry = merged.setdefault(gem.icd9, {"title": gem.title, "directions": set(), "exact": False,
-                                             "combination": False})
-        entry["directions"].add(gem.direction)
-        entry["exact"] |= not gem.approximate
-        entry["combination"] |= gem.combination
-    out = []
-    for icd9, e in merged.items():
-        noun = "ICD-9-CM procedure" if system == PCS else "ICD-9-CM"
-        relation = f"{noun} equivalent (GEM)" if e["exact"] else f"approximate {noun} equivalent (GEM)"
-        if e["combination"]:
-            relation = f"{noun} code, part of a combination mapping (GEM)"
-        direction = "both" if len(e["directions"]) == 2 else \
-            "ICD-9-CM to ICD-10" if "9to10" in e["directions"] else "ICD-10 to ICD-9-CM"
-        out.append(Crosswalk(ICD9PCS if system == PCS else ICD9, icd9, e["title"], relation, not e["exact"],
-                             direction))
-    return sorted(out, key=lambda c: (c.approximate, c.relation != f"{noun} equivalent (GEM)", c.code))
+    links = _merged((gem.icd9, gem.direction, gem) for gem in gems)
+    titles = {gem.icd9: gem.title for gem in gems}
+    target = icd9.SG if system == PCS else icd9.DX
+    noun = "ICD-9-CM procedure" if system == PCS else "ICD-9-CM"
+    return _ordered([Crosswalk(target, other, titles[other], *_wording(noun, link)) for other, link in links.items()])
 
 
 def _icd10_crosswalks(engine, system: str, code: str) -> list[Crosswalk]:
@@ -90,27 +77,46 @@ def _icd10_crosswalks(engine, system: str, code: str) -> list[Crosswalk]:
     if target not in store.systems:
         return []
     record = store.record(system, code)
-    merged: dict[str, dict] = {}
-    for direction in ("9to10", "10to9"):
-        for key, gem in store.gems_of_icd9(target, [record.code], direction):
-            entry = merged.setdefault(key, {"directions": set(), "exact": False, "combination": False})
-            entry["directions"].add(direction)
-            entry["exact"] |= not gem.approximate
-            entry["combination"] |= gem.combination
-    found = {code_key(c): r for c, r in store.records(target, list(merged)).items()}
+    links = _merged((key, direction, gem) for direction in ("9to10", "10to9")
+                    for key, gem in store.gems_of_icd9(target, [record.code], direction))
+    found = {code_key(c): r for c, r in store.records(target, list(links)).items()}
     noun = "ICD-10-PCS" if target == PCS else "ICD-10-CM"
-    out = []
-    for key, e in merged.items():
-        ten = found.get(key)
-        if ten is None:
-            continue
-        relation = f"{noun} equivalent (GEM)" if e["exact"] else f"approximate {noun} equivalent (GEM)"
-        if e["combination"]:
-            relation = f"{noun} code, part of a combination mapping (GEM)"
-        direction = "both" if len(e["directions"]) == 2 else \
-            "ICD-9-CM to ICD-10" if "9to10" in e["directions"] else "ICD-10 to ICD-9-CM"
-        out.append(Crosswalk(target, ten.code, ten.title, relation, not e["exact"], direction))
-    return sorted(out, key=lambda c: (c.approximate, "combination" in c.relation, c.code))
+    return _ordered([Crosswalk(target, found[key].code, found[key].title, *_wording(noun, link))
+                     for key, link in links.items() if key in found])
+
+
+@dataclass
+class _Link:
+    """What the GEM rows between two codes say together: the directions they run, and whether any is exact."""
+    directions: set[str]
+    exact: bool = False
+    combination: bool = False
+
+
+def _merged(rows) -> dict[str, _Link]:
+    """(other code, direction, GEM row) triples merged per other code, in first-seen order."""
+    links: dict[str, _Link] = {}
+    for other, direction, gem in rows:
+        link = links.setdefault(other, _Link(set()))
+        link.directions.add(direction)
+        link.exact |= not gem.approximate
+        link.combination |= gem.combination
+    return links
+
+
+def _wording(noun: str, link: _Link) -> tuple[str, bool, str]:
+    """(relation, approximate, direction) of a crosswalk, in the words pages and the API show."""
+    relation = f"{noun} equivalent (GEM)" if link.exact else f"approximate {noun} equivalent (GEM)"
+    if link.combination:
+        relation = f"{noun} code, part of a combination mapping (GEM)"
+    direction = "both" if len(link.directions) == 2 else \
+        "ICD-9-CM to ICD-10" if "9to10" in link.directions else "ICD-10 to ICD-9-CM"
+    return relation, not link.exact, direction
+
+
+def _ordered(found: list[Crosswalk]) -> list[Crosswalk]:
+    """Exact links first, combination mappings after the rest, then by code."""
+    return sorted(found, key=lambda c: (c.approximate, "combination" in c.relation, c.code))
 
 
 def _resolve(engine, system: str, code: str):
