@@ -4,12 +4,12 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from embeddings import files
 from embeddings.records import Code
 
 MIN_SUPPORT = 3  # an abbreviation must be seen spelt out this many times ...
@@ -43,16 +43,13 @@ def mine_cached(found: Iterable[tuple[str, str]], cache_dir: Path) -> dict[str, 
     h = hashlib.sha256(Path(__file__).read_bytes())
     for short, title in pairs_list:
         h.update(f"{short}\t{title}\n".encode())
-    path = Path(cache_dir) / "abbreviations" / f"{h.hexdigest()[:24]}.json"
+    path = files.cache_file(cache_dir, "abbreviations", h.hexdigest(), ".json")
     try:
         return dict(json.loads(path.read_text()))
     except (OSError, ValueError):
         pass
     table = mine(pairs_list)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(table, sort_keys=True))
-    os.replace(tmp, path)
+    files.replace_from(lambda tmp: tmp.write_text(json.dumps(table, sort_keys=True)), path)
     return table
 
 

@@ -34,3 +34,20 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def cache_file(cache_dir: Path, kind: str, digest: str, suffix: str) -> Path:
+    """Where a derived file whose inputs hash to `digest` is kept: cache_dir/kind/<digest[:24]><suffix>."""
+    return Path(cache_dir) / kind / f"{digest[:24]}{suffix}"
+
+
+def replace_from(write, target: Path) -> None:
+    """Write a file under a name of this process, then move it onto `target` in one step: another process
+    reading the cache sees the old file or the whole new one, never a part. `write(tmp_path)` writes it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)

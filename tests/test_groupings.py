@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from embeddings import groupings as gp
+from embeddings.codesets import icd9
 from embeddings.codesets.base import package_file
 from embeddings.index import format as ix
 from embeddings.records import Code, code_key
@@ -62,7 +63,7 @@ def test_level_labels_match_the_labels_in_the_mapping_file():
     ("41011", False, "410.11"), ("E8000", False, "E800.0"), ("V010", False, "V01.0"),
     ("4701", True, "47.01"), ("250", False, "250"), ("0001", True, "00.01")])
 def test_icd9_codes_get_their_decimal_point(raw, procedure, shown):
-    assert gp.icd9_display(raw, procedure) == shown
+    assert icd9.display(icd9.SG if procedure else icd9.DX, raw) == shown
 
 
 def test_written_rows_only_name_codes_of_the_build(codes, groupings_db):
@@ -74,8 +75,8 @@ def test_written_rows_only_name_codes_of_the_build(codes, groupings_db):
 
 
 def test_gems_carry_icd9_titles_from_the_cms_files(groupings_db):
-    titles = gp.read_icd9_titles(package_file(*gp.ICD9_DX_TITLES))
-    shown = {gp.icd9_display(code, False): title for code, title in titles.items()}
+    titles = icd9.read_titles(package_file(*gp.ICD9_DX_TITLES))
+    shown = {icd9.display(icd9.DX, code): title for code, title in titles.items()}
     rows = groupings_db.execute("SELECT icd9, title FROM gems WHERE system = 'icd10cm'").fetchall()
     assert rows and all(shown.get(icd9) == title for icd9, title in rows)
     assert not groupings_db.execute("SELECT count(*) FROM gems WHERE icd9 IN ('NoDx', 'NoPCS') OR title = ''"

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from embeddings import groupings as gp
+from embeddings.codesets import icd9
 from embeddings.codesets.base import package_file
 from embeddings.index.build import BuildRequest, build_index
 from embeddings.records import code_key
@@ -103,7 +104,7 @@ def test_limit_unknown_code_and_bad_system(engine):
 
 
 def test_crosswalks_give_icd9_codes_with_cms_titles(engine):
-    titles = gp.read_icd9_titles(package_file(*gp.ICD9_SG_TITLES))
+    titles = icd9.read_titles(package_file(*gp.ICD9_SG_TITLES))
     links = crosswalks(engine, "icd10pcs", "0DTJ4ZZ")
     assert links and all(c.system == "icd9pcs" and c.relation.endswith("(GEM)") for c in links)
     for c in links:
