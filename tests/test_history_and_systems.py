@@ -7,7 +7,11 @@ import pytest
 
 from embeddings.codesets import history, icd9, load_codeset, msdrg
 from embeddings.codesets.base import SourceError
+from embeddings.index.build import BuildRequest, build_index
 from embeddings.records import Code
+from embeddings.settings import Settings
+from service.search.engine import SearchEngine
+from tests.conftest import FIXTURES as FIX
 
 CM = "http://hl7.org/fhir/sid/icd-10-cm"
 
@@ -152,6 +156,26 @@ def test_validate_answers_for_a_fiscal_year(client, code, year, valid, status):
 def test_validate_refuses_a_year_it_has_no_list_for(client, year, fragment):
     answer = client.get("/api/validate", params={"system": "icd10cm", "code": "K92.2", "year": year})
     assert answer.status_code == 400 and fragment in answer.json()["message"]
+
+
+@pytest.mark.parametrize("system,code", [("msdrg", "470"), ("icd9cm", "410.11")])
+def test_validate_refuses_a_year_outside_a_systems_lists(client, system, code):
+    assert client.get("/api/validate", params={"system": system, "code": code}).status_code == 200
+    answer = client.get("/api/validate", params={"system": system, "code": code, "year": "2024"})
+    assert answer.status_code == 400 and "years known" in answer.json()["message"], answer.text
+
+
+def test_validate_refuses_a_year_for_a_user_file_without_history(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from service.web.app import create_app
+    settings = Settings.from_env(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", encoder="stub")
+    build_index(settings, BuildRequest(systems=(), custom={"cpt": FIX / "custom-codes.csv"}), log=lambda _m: None)
+    client = TestClient(create_app(settings, SearchEngine.open(settings)), raise_server_exceptions=False)
+    plain = client.get("/api/validate", params={"system": "cpt", "code": "ZZ101"})
+    assert plain.status_code == 200 and "year" not in plain.json(), plain.text
+    answer = client.get("/api/validate", params={"system": "cpt", "code": "ZZ101", "year": "2024"})
+    assert answer.status_code == 400 and "no code history" in answer.json()["message"], answer.text
 
 
 def test_icd9_and_drg_pages_show_their_standing_crosswalks_and_figures(client):

@@ -90,8 +90,9 @@ def validate(engine: EngineDep,
                                                         "(2024-05-01); default: the loaded release")) -> dict:
     record = existing(engine, system, code)
     info = engine.store.systems[system]
-    wanted = year if year is not None else (validity_years(info) or [info.get("version", "")])[-1]
-    out = validity_dict(engine.store, system, record, wanted if validity_years(info) else None)
+    # A year asked of a system without code history is a 400 (check_year names the years it has), never ignored.
+    wanted = year if year is not None else (validity_years(info) or [None])[-1]
+    out = validity_dict(engine.store, system, record, wanted)
     return {"system": system, "code": record.code, "title": record.title, "billable": record.billable,
             "kind": record.kind, **out}
 
