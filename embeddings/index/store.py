@@ -5,7 +5,6 @@ import json
 import queue
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -15,57 +14,13 @@ import numpy as np
 from embeddings.codesets.content import ContentEntry
 from embeddings.index import format as fmt
 from embeddings.index.dense import read_dense
+from embeddings.index.rows import CodeRow, GemRow, GroupingTables, HierarchyRow, KeyRow, code_row
 from embeddings.records import INACTIVE, Code, code_key
 
 # Connections opened when an index is loaded and kept until it is dropped: a rebuild that prunes this build's
 # directory cannot take the files from under a running server (open files outlive their directory entries).
 POOL_SIZE = 8
 ROW_COLUMNS = "id, system, code, title, billable, kind, chapter, parent"
-
-
-@dataclass(frozen=True)
-class CodeRow:
-    """One catalogue row without its full record: enough for a result list, a child list or a filter."""
-    id: int
-    system: str
-    code: str
-    title: str
-    billable: bool
-    kind: str
-    chapter: str
-    parent: str
-
-
-@dataclass(frozen=True)
-class HierarchyRow:
-    id: int
-    system: str
-    code: str
-    key: str
-    parent: str
-    kind: str
-
-
-@dataclass(frozen=True)
-class GemRow:
-    """One GEM line of a code: the ICD-9-CM code, its title, direction and flags."""
-    icd9: str
-    title: str
-    direction: str
-    approximate: bool
-    combination: bool
-
-
-@dataclass(frozen=True)
-class GroupingTables:
-    """Everything groupings.sqlite holds, read once: (system, key, group) pairs per scheme, labels, families."""
-    schemes: dict[str, list[tuple[str, str, str]]]
-    labels: dict[str, dict[str, str]]
-    families: list[tuple[str, str, str, str, str]]
-
-
-def _code_row(r: Sequence[Any]) -> CodeRow:
-    return CodeRow(int(r[0]), r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7])
 
 
 MMAP_BYTES = 1 << 30  # SQLite reads the catalogue through a memory map of up to this size
@@ -102,12 +57,6 @@ class _Pool:
 # BM25 column weights of the lexical table: a word in the title counts most, then synonyms, then the short
 # description (claim text), then context (hierarchy, axis labels, inherited synonyms).
 BM25_WEIGHTS = (10.0, 4.0, 1.0, 2.0)
-
-
-@dataclass(frozen=True)
-class KeyRow:
-    id: int
-    key: str
 
 
 class IndexStore:
@@ -150,12 +99,12 @@ class IndexStore:
             return {}
         marks = ",".join("?" * len(ids))
         found = self._catalogue.all(f"SELECT {ROW_COLUMNS} FROM codes WHERE id IN ({marks})", list(ids))
-        return {int(r[0]): _code_row(r) for r in found}
+        return {int(r[0]): code_row(r) for r in found}
 
     def children(self, system: str, code: str) -> list[CodeRow]:
         found = self._catalogue.all(f"SELECT {ROW_COLUMNS} FROM codes WHERE system = ? AND parent = ? ORDER BY id",
                                     (system, code))
-        return [_code_row(r) for r in found]
+        return [code_row(r) for r in found]
 
     def page(self, system: str, count: int, offset: int) -> list[CodeRow]:
         """The system's codes in catalogue (tabular) order, `count` from `offset`: a seek by id, never a scan of
@@ -165,11 +114,11 @@ class IndexStore:
             return []
         found = self._catalogue.all(f"SELECT {ROW_COLUMNS} FROM codes WHERE system = ? AND id >= ? ORDER BY id LIMIT ?",
                                     (system, int(ids[offset]), count))
-        return [_code_row(r) for r in found]
+        return [code_row(r) for r in found]
 
     def all_rows(self, billable_only: bool = False) -> list[CodeRow]:
         where = " WHERE billable = 1" if billable_only else ""
-        return [_code_row(r) for r in self._catalogue.all(f"SELECT {ROW_COLUMNS} FROM codes{where} ORDER BY id")]
+        return [code_row(r) for r in self._catalogue.all(f"SELECT {ROW_COLUMNS} FROM codes{where} ORDER BY id")]
 
     def hierarchy(self) -> list[HierarchyRow]:
         found = self._catalogue.all("SELECT id, system, code, key, parent, kind FROM codes ORDER BY id")

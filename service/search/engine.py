@@ -8,7 +8,8 @@ from pathlib import Path
 
 from embeddings.encoders import Encoder, make_encoder
 from embeddings.index import format as ix
-from embeddings.index.store import CodeRow, IndexStore
+from embeddings.index.rows import CodeRow
+from embeddings.index.store import IndexStore
 from embeddings.settings import Settings
 from service.errors import QueryError
 from service.search import coverage, ranker

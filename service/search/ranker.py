@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.index.store import CodeRow, IndexStore
+from embeddings.index.rows import CodeRow
+from embeddings.index.store import IndexStore
 from service.search import coverage
 from service.search import understanding as qu
 from service.search.fusion import Fusion

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from embeddings.index import progress
-from embeddings.index.store import CodeRow
+from embeddings.index.rows import CodeRow
 from embeddings.records import NOTE_LABELS, Code
 from service.errors import QueryError, UnknownCode, no_such_code
 from service.search.autocode import AutoCode
