@@ -1,6 +1,7 @@
 """Hybrid search on the fixture index: code lookup, lexical and dense paths, filters, paging and bad input."""
 import pytest
 
+from service.search import query as q
 from service.search.query import QueryError, looks_like_code, parse
 
 
@@ -69,3 +70,37 @@ def test_suggest_completes_partial_words_and_codes(engine):
     assert words and all("infarction" in h.title.lower() for h in words)
     codes = engine.suggest("I21")
     assert codes[0].code == "I21" and all(h.code.startswith("I21") for h in codes)
+
+
+def test_the_any_word_stage_reads_a_bounded_number_of_documents(engine):
+    words = engine.words
+    common = max(words.vocabulary, key=lambda w: words.vocabulary[w])  # the commonest word of the fixture index
+    rare = [w for w in words.vocabulary if words.document_count(w) == 1][:3]
+    asked = (common, *rare)
+    saved = words.budget
+    try:
+        words.budget = 2
+        anchors = words.anchors(asked)
+        assert anchors == tuple(rare[:2]) and sum(words.document_count(w) for w in anchors) <= 2
+        words.budget = words.document_count(common) - 1  # the common word alone is over the budget
+        assert common not in words.anchors(asked)
+        assert words.anchors((common,)) == ()  # no anchor: the stage is skipped
+        words.budget = 10 ** 9
+        assert set(words.anchors(asked)) == set(asked)
+    finally:
+        words.budget = saved
+    # A word only the lexical table knows (claim text such as 'fx', or a stem) is counted from that table.
+    stored = next(t for t in sorted(words.terms) if t.isalpha() and t not in words.vocabulary
+                  and t + "s" not in words.vocabulary)
+    assert words.document_count(stored) == words.terms[stored] > 0
+
+
+def test_anchored_any_word_expression_matches_only_anchor_documents(engine):
+    store = engine.store
+    rare, other = "hemorrhage", "gastrointestinal"
+    plain = set(store.lexical(q.fts_expression((rare, other), "OR"), None, 1000))
+    anchored = store.lexical(q.fts_anchored((rare,), (other,)), None, 1000)
+    only_rare = set(store.lexical(q.fts_expression((rare,)), None, 1000))
+    assert set(anchored) == only_rare and only_rare < plain
+    both = set(store.lexical(q.fts_expression((rare, other), "AND"), None, 1000))
+    assert both and set(anchored[:len(both)]) == both  # documents holding both words still rank first

@@ -12,7 +12,9 @@ MANIFEST = "manifest.json"
 CATALOGUE = "catalogue.sqlite"
 GROUPINGS = "groupings.sqlite"
 
-CATALOGUE_SCHEMA = """
+# The lexical table's tokenizer (Porter stems over unicode61): the store stems query words with it too.
+TOKENIZE = "'porter unicode61 remove_diacritics 2'"
+CATALOGUE_SCHEMA = f"""
 CREATE TABLE systems (name TEXT PRIMARY KEY, info TEXT NOT NULL);
 CREATE TABLE codes (
     id INTEGER PRIMARY KEY, system TEXT NOT NULL, code TEXT NOT NULL, key TEXT NOT NULL,
@@ -22,7 +24,7 @@ CREATE UNIQUE INDEX codes_system_key ON codes(system, key);
 CREATE INDEX codes_key ON codes(key);
 CREATE INDEX codes_parent ON codes(system, parent);
 CREATE VIRTUAL TABLE lexical USING fts5(title, terms, context, claim,
-    tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3 4');
+    tokenize = {TOKENIZE}, prefix = '2 3 4');
 CREATE TABLE vocabulary (word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE abbreviations (word TEXT PRIMARY KEY, expansion TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE content (system TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT NULL, sections TEXT NOT NULL,

@@ -106,6 +106,15 @@ def fts_expression(words: tuple[str, ...], op: str = "OR", prefix_last: bool = F
     return f" {op} ".join(parts)
 
 
+def fts_anchored(anchors: tuple[str, ...], rest: tuple[str, ...], prefix_last: bool = False) -> str:
+    """Documents holding any anchor, ranked by every word: `A OR (A AND R)` matches what `A` matches, and BM25 of
+    the whole expression still counts the words of `R` (`A` = the anchors OR'ed, `R` = the rest OR'ed)."""
+    anchored = "(" + fts_expression(anchors, "OR") + ")"
+    if not rest:
+        return anchored
+    return f"{anchored} OR ({anchored} AND ({fts_expression(rest, 'OR', prefix_last)}))"
+
+
 def fts_slots(slots: tuple[tuple[tuple[str, ...], ...], ...]) -> str:
     """AND of slots; a slot is a choice of alternatives, each alternative an AND of words.
 

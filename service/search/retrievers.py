@@ -14,9 +14,14 @@ from service.search import understanding as qu
 from service.search.fusion import PARTIAL_MATCH_WEIGHT, Candidate
 
 # A word found in more than this share of documents ("left", "encounter", "approach") is evidence too weak
-# to retrieve by alone, and an OR over such posting lists costs tens of milliseconds.
+# to retrieve by alone.
 COMMON_SHARE = 0.05
 MAX_ANY_WORDS = 8  # the any-word stage of a long query uses its rarest words only
+# The any-word stage ranks, by BM25, every document it matches, and its cost grows with the number of documents
+# (about 7 µs each here; an OR of eight words can match 40,000). So it matches only documents holding one of its
+# anchors, the rarest words whose document counts add up to at most ANCHOR_POSTINGS, and ranks them by all its
+# words: the same order at the top, for a bounded cost.
+ANCHOR_POSTINGS = 5000
 MIN_PREFIX = 3  # typeahead completes a last word of at least this many letters
 OFFICIAL_COLUMNS = "title terms context"  # every lexical column but the claim text
 _TEXT_WORD = re.compile(r"[a-z0-9]+")
@@ -39,7 +44,9 @@ class LexicalRetriever:
 
     def __init__(self, store: IndexStore, vocabulary: dict[str, int]):
         self.store, self.vocabulary = store, vocabulary
+        self.terms = store.term_documents()
         self.common = max(1, int(COMMON_SHARE * store.manifest["counts"]["codes"]))
+        self.budget = ANCHOR_POSTINGS
 
     def search(self, words: tuple[str, ...], system: str | None, limit: int,
                prefix_last: bool = False) -> list[Candidate]:
@@ -49,8 +56,12 @@ class LexicalRetriever:
         prefix_last = prefix_last and len(words[-1]) >= MIN_PREFIX  # 'o*' would match a third of the vocabulary
         stages = [(q.fts_expression(words, "AND", prefix_last), 1.0)]
         if len(words) > 1:
-            some = self.or_words(words[:-1]) + words[-1:] if prefix_last else self.or_words(words)
-            stages.append((q.fts_expression(some, "OR", prefix_last), PARTIAL_MATCH_WEIGHT))
+            # The unfinished last word ranks; it never anchors ('fra*' would match a fifth of the index).
+            some = self.or_words(words[:-1]) if prefix_last else self.or_words(words)
+            anchors = self.anchors(some)
+            if anchors:
+                rest = tuple(w for w in some if w not in anchors) + (words[-1:] if prefix_last else ())
+                stages.append((q.fts_anchored(anchors, rest, prefix_last), PARTIAL_MATCH_WEIGHT))
         return self._staged(stages, system, limit)
 
     def search_understood(self, u: qu.Understood, system: str | None, limit: int) -> list[Candidate]:
@@ -58,8 +69,11 @@ class LexicalRetriever:
         if not u.slots:
             return []
         stages = [(q.fts_slots(u.slots), 1.0)]
-        if len(u.any_words) > 1:
-            stages.append((q.fts_expression(self.or_words(u.any_words), "OR"), PARTIAL_MATCH_WEIGHT))
+        some = self.or_words(u.any_words) if len(u.any_words) > 1 else ()
+        anchors = self.anchors(some) if u.anchored else some  # unanchored: plain BM25 over every matching document
+        if anchors:
+            rest = tuple(w for w in some if w not in anchors)
+            stages.append((q.fts_anchored(anchors, rest), PARTIAL_MATCH_WEIGHT))
         if not u.claim_text:
             stages = [(f"{{{OFFICIAL_COLUMNS}}} : ({expression})", weight) for expression, weight in stages]
         found = self._staged(stages, system, limit)
@@ -85,7 +99,25 @@ class LexicalRetriever:
         if len(kept) > MAX_ANY_WORDS:  # a long description: its rarest words say the most and cost the least
             rarest = set(sorted(kept, key=lambda w: self.vocabulary.get(w, 0))[:MAX_ANY_WORDS])
             kept = tuple(w for w in kept if w in rarest)
-        return kept or (min(words, key=lambda w: self.vocabulary.get(w, 0)),)
+        return kept or (min(words, key=lambda w: self.vocabulary.get(w, 0)),) if words else ()
+
+    def anchors(self, words: tuple[str, ...]) -> tuple[str, ...]:
+        """The rarest of the words whose document counts add up to at most the budget, in query order; none when
+        even the rarest is that common (the all-words stage and meaning search still run)."""
+        counts = {w: self.document_count(w) for w in words}
+        kept: set[str] = set()
+        total = 0
+        for word in sorted(counts, key=lambda w: (counts[w], w)):
+            if total + counts[word] > self.budget:
+                break
+            kept.add(word)
+            total += counts[word]
+        return tuple(w for w in counts if w in kept)
+
+    def document_count(self, word: str) -> int:
+        """Documents the lexical table matches the word in, the cost of its posting list: through its stem for a
+        word of the official text, as stored for others (claim abbreviations: 'fx', 'init')."""
+        return max(self.terms.get(word, 0), self.vocabulary.get(word, 0) + self.vocabulary.get(word + "s", 0))
 
     def _staged(self, stages: list[tuple[str, float]], system: str | None, limit: int) -> list[Candidate]:
         found: dict[int, float] = {}

@@ -17,7 +17,7 @@ from service.search.operations import Operations, Reading
 
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
 FEATURES = ("expand", "expand_dense", "abbrev", "spell", "spell_dense", "laterality", "encounter", "intent",
-            "operations", "rolldown", "claim", "stem_guard", "coverage", "ranker")
+            "operations", "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors")
 TABLE = Path(embeddings.__file__).parent / "terms" / "abbreviations.tsv"
 # Fused scores of candidates whose laterality or encounter contradicts the query are multiplied by
 # CONFLICT; those that agree by AGREE. Only the top STEER_DEPTH candidates are looked at.
@@ -82,6 +82,7 @@ class Understood:
     not_operations: tuple[str, ...] = ()  # ... and those it does not mean here (Removal, of a device)
     claim_text: bool = True  # lexical search also reads the short descriptions (claim text)
     stem_guard: bool = True  # lexical hits holding a form of each query word go before stemmer-only matches
+    anchored: bool = True  # the any-word stage matches only documents holding one of its rarest words (bounded cost)
     seventh: str = ""  # the 7th character a claim-style query names ('7thG' -> 'G')
 
 
@@ -235,6 +236,7 @@ class Understanding:
             operations=reading.operations if reading else (),
             not_operations=reading.not_operations if reading else (),
             claim_text="claim" in features, stem_guard="stem_guard" in features, seventh=seventh,
+            anchored="anchors" in features,
         )
 
     def _operation(self, words: list[str], matches: Matches, system: str | None) -> Reading | None:
