@@ -57,11 +57,10 @@ class LexicalRetriever:
         stages = [(q.fts_expression(words, "AND", prefix_last), 1.0)]
         if len(words) > 1:
             # The unfinished last word ranks; it never anchors ('fra*' would match a fifth of the index).
-            some = self.or_words(words[:-1]) if prefix_last else self.or_words(words)
-            anchors = self.anchors(some)
-            if anchors:
-                rest = tuple(w for w in some if w not in anchors) + (words[-1:] if prefix_last else ())
-                stages.append((q.fts_anchored(anchors, rest, prefix_last), PARTIAL_MATCH_WEIGHT))
+            if prefix_last:
+                stages += self.any_word_stage(self.or_words(words[:-1]), words[-1:])
+            else:
+                stages += self.any_word_stage(self.or_words(words))
         return self._staged(stages, system, limit)
 
     def search_understood(self, u: qu.Understood, system: str | None, limit: int) -> list[Candidate]:
@@ -69,11 +68,8 @@ class LexicalRetriever:
         if not u.slots:
             return []
         stages = [(q.fts_slots(u.slots), 1.0)]
-        some = self.or_words(u.any_words) if len(u.any_words) > 1 else ()
-        anchors = self.anchors(some) if u.anchored else some  # unanchored: plain BM25 over every matching document
-        if anchors:
-            rest = tuple(w for w in some if w not in anchors)
-            stages.append((q.fts_anchored(anchors, rest), PARTIAL_MATCH_WEIGHT))
+        if len(u.any_words) > 1:
+            stages += self.any_word_stage(self.or_words(u.any_words), anchored=u.anchored)
         if not u.claim_text:
             stages = [(f"{{{OFFICIAL_COLUMNS}}} : ({expression})", weight) for expression, weight in stages]
         found = self._staged(stages, system, limit)
@@ -93,13 +89,23 @@ class LexicalRetriever:
                                                                                       c.reason))
         return good + weak + rest
 
+    def any_word_stage(self, some: tuple[str, ...], prefix: tuple[str, ...] = (),
+                       anchored: bool = True) -> list[tuple[str, float]]:
+        """The any-word stage over `some` (and an unfinished last word, `prefix`, which only ranks), or none when no
+        word is rare enough to anchor it; unanchored, plain BM25 over every document holding any of `some`."""
+        anchors = self.anchors(some) if anchored else some
+        if not anchors:
+            return []
+        rest = tuple(w for w in some if w not in anchors) + prefix
+        return [(q.fts_anchored(anchors, rest, bool(prefix)), PARTIAL_MATCH_WEIGHT)]
+
     def or_words(self, words: tuple[str, ...]) -> tuple[str, ...]:
         """The words for the any-word stage: all but the very common ones (the rarest is kept if all are)."""
         kept = tuple(w for w in words if self.vocabulary.get(w, 0) <= self.common)
         if len(kept) > MAX_ANY_WORDS:  # a long description: its rarest words say the most and cost the least
             rarest = set(sorted(kept, key=lambda w: self.vocabulary.get(w, 0))[:MAX_ANY_WORDS])
             kept = tuple(w for w in kept if w in rarest)
-        return kept or (min(words, key=lambda w: self.vocabulary.get(w, 0)),) if words else ()
+        return kept or (min(words, key=lambda w: self.vocabulary.get(w, 0)),)
 
     def anchors(self, words: tuple[str, ...]) -> tuple[str, ...]:
         """The rarest of the words whose document counts add up to at most the budget, in query order; none when
