@@ -95,6 +95,26 @@ def test_the_any_word_stage_reads_a_bounded_number_of_documents(engine):
     assert words.document_count(stored) == words.terms[stored] > 0
 
 
+def test_typeahead_lets_an_unfinished_rare_word_anchor_when_the_finished_ones_are_too_common(engine):
+    words, store = engine.words, engine.store
+    common = max(words.vocabulary, key=lambda w: words.vocabulary[w])
+    # a rarer word, at least five letters long, whose first four letters no document holds beside the common word
+    rare = next(w for w in sorted(words.vocabulary) if len(w) >= 5 and w.isalpha() and 0 < words.document_count(w) < 20
+                and not store.lexical(q.fts_expression((common, w[:4]), "AND", True), None, 1))
+    saved = words.budget
+    try:
+        words.budget = words.document_count(common) - 1  # the finished word cannot anchor
+        found = engine.suggest(f"{common} {rare[:4]}", limit=5)
+        assert found
+        texts = store.lexical_texts([store.code_id(h.system, h.code) for h in found])
+        assert all(rare[:4] in t.lower() for t in texts.values())
+        # nor can the prefix: no any-word stage, so nothing is suggested
+        words.budget = min(words.document_count(common), words.prefix_documents(rare[:4], 10 ** 9)) - 1
+        assert engine.suggest(f"{common} {rare[:4]}", limit=5) == []
+    finally:
+        words.budget = saved
+
+
 def test_anchored_any_word_expression_matches_only_anchor_documents(engine):
     store = engine.store
     rare, other = "hemorrhage", "gastrointestinal"

@@ -202,10 +202,10 @@ class IndexStore:
     def vocabulary(self) -> dict[str, int]:
         return {w: int(f) for w, f in self._catalogue.all("SELECT word, freq FROM vocabulary")}
 
-    def term_documents(self) -> dict[str, int]:
-        """Word -> documents the lexical table matches it in (every column, claim text too): each stored term (as
-        the tokenizer stores it: 'fx', 'fractur') and each vocabulary word through its stem ('fractures' ->
-        'fractur'), stemmed by SQLite's own tokenizer in a temporary table."""
+    def term_documents(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Documents the lexical table matches a word in (every column, claim text too): by stored term, as the
+        tokenizer stores it ('fx', 'fractur'), and by vocabulary word through its stem ('fractures' -> 'fractur'),
+        stemmed by SQLite's own tokenizer in a temporary table."""
         with self._catalogue.connection() as conn:
             for sql in ("CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_terms USING fts5vocab(main, lexical, row)",
                         f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.stems USING fts5(word, tokenize = {fmt.TOKENIZE}, "
@@ -218,7 +218,7 @@ class IndexStore:
             conn.executemany("INSERT INTO temp.stems(rowid, word) VALUES (?, ?)", enumerate(words))
             stems = conn.execute("SELECT doc, term FROM temp.stem_terms").fetchall()
             conn.execute("DELETE FROM temp.stems")
-        return counts | {words[doc]: counts.get(stem, 0) for doc, stem in stems}
+        return counts, {words[doc]: counts.get(stem, 0) for doc, stem in stems}
 
     def abbreviations(self) -> dict[str, str]:
         """Claim abbreviation -> the title word it stands for, as mined when the index was built."""

@@ -106,13 +106,18 @@ def fts_expression(words: tuple[str, ...], op: str = "OR", prefix_last: bool = F
     return f" {op} ".join(parts)
 
 
-def fts_anchored(anchors: tuple[str, ...], rest: tuple[str, ...], prefix_last: bool = False) -> str:
+def fts_anchored(anchors: tuple[str, ...], rest: tuple[str, ...], prefix: str = "", prefix_anchors: bool = False) -> str:
     """Documents holding any anchor, ranked by every word: `A OR (A AND R)` matches what `A` matches, and BM25 of
-    the whole expression still counts the words of `R` (`A` = the anchors OR'ed, `R` = the rest OR'ed)."""
-    anchored = "(" + fts_expression(anchors, "OR") + ")"
-    if not rest:
+    the whole expression still counts the words of `R` (`A` = the anchors OR'ed, `R` = the rest OR'ed). `prefix`,
+    an unfinished last word, joins the rest, or the anchors when `prefix_anchors`."""
+    a = [fts_phrase(w) for w in anchors]
+    r = [fts_phrase(w) for w in rest]
+    if prefix:
+        (a if prefix_anchors else r).append(fts_phrase(prefix) + "*")
+    anchored = "(" + " OR ".join(a) + ")"
+    if not r:
         return anchored
-    return f"{anchored} OR ({anchored} AND ({fts_expression(rest, 'OR', prefix_last)}))"
+    return f"{anchored} OR ({anchored} AND ({' OR '.join(r)}))"
 
 
 def fts_slots(slots: tuple[tuple[tuple[str, ...], ...], ...]) -> str:

@@ -1,6 +1,7 @@
 """The three retrieval paths behind one contract, `search(..., system, limit) -> list[Candidate]`."""
 from __future__ import annotations
 
+import bisect
 import re
 from collections import OrderedDict
 from threading import Lock
@@ -44,7 +45,10 @@ class LexicalRetriever:
 
     def __init__(self, store: IndexStore, vocabulary: dict[str, int]):
         self.store, self.vocabulary = store, vocabulary
-        self.terms = store.term_documents()
+        stored, by_word = store.term_documents()
+        self.terms = stored | by_word
+        self.stored = sorted(stored)  # the stored terms in order, for the postings of a prefix
+        self.stored_counts = [stored[t] for t in self.stored]
         self.common = max(1, int(COMMON_SHARE * store.manifest["counts"]["codes"]))
         self.budget = ANCHOR_POSTINGS
 
@@ -56,7 +60,7 @@ class LexicalRetriever:
         prefix_last = prefix_last and len(words[-1]) >= MIN_PREFIX  # 'o*' would match a third of the vocabulary
         stages = [(q.fts_expression(words, "AND", prefix_last), 1.0)]
         if len(words) > 1:
-            # The unfinished last word ranks; it never anchors ('fra*' would match a fifth of the index).
+            # The unfinished last word ranks, and anchors only when its postings fit ('fra*' is a fifth of the index).
             if prefix_last:
                 stages += self.any_word_stage(self.or_words(words[:-1]), words[-1:])
             else:
@@ -91,13 +95,17 @@ class LexicalRetriever:
 
     def any_word_stage(self, some: tuple[str, ...], prefix: tuple[str, ...] = (),
                        anchored: bool = True) -> list[tuple[str, float]]:
-        """The any-word stage over `some` (and an unfinished last word, `prefix`, which only ranks), or none when no
-        word is rare enough to anchor it; unanchored, plain BM25 over every document holding any of `some`."""
+        """The any-word stage over `some` (and an unfinished last word, `prefix`, which ranks, and anchors when the
+        budget left allows), or none when nothing is rare enough to anchor it; unanchored, plain BM25 over every
+        document holding any of `some`."""
         anchors = self.anchors(some) if anchored else some
-        if not anchors:
+        last = prefix[0] if prefix else ""
+        left = self.budget - sum(self.document_count(w) for w in anchors)
+        prefix_anchors = bool(last) and anchored and self.prefix_documents(last, left) <= left
+        if not anchors and not prefix_anchors:
             return []
-        rest = tuple(w for w in some if w not in anchors) + prefix
-        return [(q.fts_anchored(anchors, rest, bool(prefix)), PARTIAL_MATCH_WEIGHT)]
+        rest = tuple(w for w in some if w not in anchors)
+        return [(q.fts_anchored(anchors, rest, last, prefix_anchors), PARTIAL_MATCH_WEIGHT)]
 
     def or_words(self, words: tuple[str, ...]) -> tuple[str, ...]:
         """The words for the any-word stage: all but the very common ones (the rarest is kept if all are)."""
@@ -124,6 +132,16 @@ class LexicalRetriever:
         """Documents the lexical table matches the word in, the cost of its posting list: through its stem for a
         word of the official text, as stored for others (claim abbreviations: 'fx', 'init')."""
         return max(self.terms.get(word, 0), self.vocabulary.get(word, 0) + self.vocabulary.get(word + "s", 0))
+
+    def prefix_documents(self, prefix: str, limit: int) -> int:
+        """Postings of the stored terms that start with `prefix` (what 'neph*' reads), counted up to just past
+        `limit`."""
+        total = 0
+        i = bisect.bisect_left(self.stored, prefix)
+        while i < len(self.stored) and self.stored[i].startswith(prefix) and total <= limit:
+            total += self.stored_counts[i]
+            i += 1
+        return total
 
     def _staged(self, stages: list[tuple[str, float]], system: str | None, limit: int) -> list[Candidate]:
         found: dict[int, float] = {}
