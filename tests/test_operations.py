@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from service.search import operations as ops
+from service.search import steering
 from service.search import understanding as qu
 from service.search.fusion import Fusion
 from service.search.rolldown import roll_down
@@ -46,8 +47,8 @@ def test_understanding_searches_the_operation_and_steers_away_from_device_remova
     u = understanding.understand("gallbladder removal", None, frozenset(qu.FEATURES))
     assert (("removal",), ("resection",), ("excision",)) in u.slots and u.intent == "icd10pcs"
     assert "resection" in u.dense_text
-    agree, why = qu.steer_factor("Resection of Gallbladder, Open Approach", u)
-    conflict, _ = qu.steer_factor("Removal of Drainage Device from Gallbladder, Open Approach", u)
+    agree, why = steering.steer_factor("Resection of Gallbladder, Open Approach", u)
+    conflict, _ = steering.steer_factor("Removal of Drainage Device from Gallbladder, Open Approach", u)
     assert agree > 1 > conflict and why == "operation: Resection"
     # A diagnosis query ('complication of ...') or the feature switched off leaves the words alone.
     assert not understanding.understand("complication of gallbladder removal", None, frozenset(qu.FEATURES)).operations
@@ -90,6 +91,6 @@ def test_coverage_prefers_the_title_that_says_what_the_query_says_and_no_more():
 def test_a_named_seventh_character_steers_to_codes_ending_in_it():
     u = qu.Understanding({}, None).understand("Disp fx of head of r rad, 7thN", None, frozenset(qu.FEATURES))
     assert u.seventh == "N" and all("7thn" not in alt for slot in u.slots for alt in slot)
-    agree, why = qu.steer_factor("Displaced fracture ...", u, "S52.121N")
-    conflict, _ = qu.steer_factor("Displaced fracture ...", u, "S52.121M")
+    agree, why = steering.steer_factor("Displaced fracture ...", u, "S52.121N")
+    conflict, _ = steering.steer_factor("Displaced fracture ...", u, "S52.121M")
     assert agree > 1 > conflict and why == "7th character N"

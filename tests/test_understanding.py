@@ -1,6 +1,7 @@
 """Query understanding: the abbreviation table, expansion into lexical slots, typo correction and steering."""
 import pytest
 
+from service.search import spelling, steering
 from service.search import understanding as qu
 from service.search.query import QueryError
 
@@ -44,7 +45,7 @@ def test_features_switch_each_step_off(table):
 
 def test_an_unfinished_last_word_completes_a_table_term_only_while_typing(table):
     vocabulary = {"heart": 10, "attack": 3, "failure": 8}
-    understanding = qu.Understanding(table, qu.Speller(vocabulary))
+    understanding = qu.Understanding(table, spelling.Speller(vocabulary))
     typing = understanding.understand("heart attac", None, ALL, partial_last=True)
     assert [e.term for e in typing.expansions] == ["heart attac"]
     assert any("myocardial infarction" in e.expansion for e in typing.expansions)
@@ -59,7 +60,7 @@ def test_an_unfinished_last_word_completes_a_table_term_only_while_typing(table)
 @pytest.fixture(scope="module")
 def speller():
     vocabulary = {"pneumonia": 50, "diabetes": 80, "diabetic": 30, "fracture": 90, "femur": 20, "tumor": 5}
-    return qu.Speller(vocabulary, is_known=lambda w: w == "fractured", protected={"appy"})
+    return spelling.Speller(vocabulary, is_known=lambda w: w == "fractured", protected={"appy"})
 
 
 @pytest.mark.parametrize("typed, expected", [("pnuemonia", "pneumonia"), ("diabetis", "diabetes"),
@@ -82,9 +83,9 @@ def test_did_you_mean_replaces_only_the_corrected_words(table, speller):
 
 def test_steer_factor_prefers_the_side_and_encounter_asked_for():
     u = qu.Understood(slots=(), any_words=(), dense_text="", sides=frozenset({"left"}), encounter="subsequent")
-    agree, why = qu.steer_factor("Fracture of left femur, subsequent encounter for closed fracture", u)
-    conflict, _ = qu.steer_factor("Fracture of right femur, initial encounter for closed fracture", u)
-    neutral, _ = qu.steer_factor("Fracture of femur", u)
+    agree, why = steering.steer_factor("Fracture of left femur, subsequent encounter for closed fracture", u)
+    conflict, _ = steering.steer_factor("Fracture of right femur, initial encounter for closed fracture", u)
+    neutral, _ = steering.steer_factor("Fracture of femur", u)
     assert agree > neutral > conflict and "side: left" in why and "encounter: subsequent" in why
 
 

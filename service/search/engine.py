@@ -12,7 +12,7 @@ from embeddings.index.rows import CodeRow
 from embeddings.index.store import IndexStore
 from embeddings.settings import Settings
 from service.errors import QueryError
-from service.search import coverage, ranker
+from service.search import coverage, morphology, ranker, spelling, steering
 from service.search import operations as ops
 from service.search import query as q
 from service.search import understanding as qu
@@ -65,9 +65,10 @@ class SearchEngine:
         self.vocabulary = store.vocabulary()
         table = qu.load_table()
         protected = {w for k in table for w in k} | (encoder.vocabulary() if encoder is not None else set())
-        speller = qu.Speller(self.vocabulary, self._known_word, protected)
+        speller = spelling.Speller(self.vocabulary, self._known_word, protected)
         operations = ops.Operations(ops.load_rules(), ops.device_words(store.titles_starting("icd10pcs", "Removal of ")))
-        self.understanding = qu.Understanding(table, speller, store.abbreviations(), self._official_word, operations)
+        self.understanding = qu.Understanding(table, speller, store.abbreviations(), self._official_word, operations,
+                                              morphology.Morphology(morphology.load_parts(), self.vocabulary))
         self.ranker = ranker.load()
         self.codes = CodeRetriever(store)
         self.words = LexicalRetriever(store, self.vocabulary)
@@ -154,7 +155,7 @@ class SearchEngine:
         u = self.understanding.understand(parsed.text, system, features, partial_last=typing)
         fusion = self._retrieve(parsed, u, system, mode)
         if u.intent:
-            fusion.damp([i for i in fusion.scores if self.store.system_of[i] != u.intent], qu.CONFLICT)
+            fusion.damp([i for i in fusion.scores if self.store.system_of[i] != u.intent], steering.CONFLICT)
         # Codes deleted since an earlier release stay findable, below the codes valid today (unless typed exactly).
         fusion.damp([i for i in fusion.scores if self.store.inactive[i] and "code" not in fusion.reasons[i]],
                     INACTIVE_FACTOR)
@@ -177,16 +178,16 @@ class SearchEngine:
 
     def _steer(self, ranked: list[int], fusion: Fusion, u: qu.Understood) -> list[int]:
         """Re-order the top candidates by agreement with the query's side (left/right) and encounter."""
-        head = ranked[:qu.STEER_DEPTH]
+        head = ranked[:steering.STEER_DEPTH]
         if u.seventh:
             head = self._with_seventh(head, fusion, u.seventh)
         rows = self.store.rows(head)
         for row_id in head:
-            factor, why = qu.steer_factor(rows[row_id].title, u, rows[row_id].code) if row_id in rows else (1.0, "")
+            factor, why = steering.steer_factor(rows[row_id].title, u, rows[row_id].code) if row_id in rows else (1.0, "")
             fusion.scores[row_id] *= factor
             if why:
                 fusion.reasons[row_id].append(why)
-        return sorted(head, key=lambda i: -fusion.scores[i]) + ranked[qu.STEER_DEPTH:]
+        return sorted(head, key=lambda i: -fusion.scores[i]) + ranked[steering.STEER_DEPTH:]
 
     def _with_seventh(self, head: list[int], fusion: Fusion, seventh: str) -> list[int]:
         """For a query naming a 7th character, each candidate's sibling with that character joins in its place

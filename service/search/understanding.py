@@ -7,27 +7,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA
-
 import embeddings
 from embeddings.abbreviations import spell_slashes
 from service.search import query as q
+from service.search.morphology import Morphology
 from service.search.operations import Operations, Reading
+from service.search.spelling import Speller
 
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
 FEATURES = ("expand", "expand_dense", "abbrev", "spell", "spell_dense", "laterality", "encounter", "intent",
-            "operations", "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors")
+            "operations", "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors", "morphology")
 TABLE = Path(embeddings.__file__).parent / "terms" / "abbreviations.tsv"
-# Fused scores of candidates whose laterality or encounter contradicts the query are multiplied by
-# CONFLICT; those that agree by AGREE. Only the top STEER_DEPTH candidates are looked at.
-CONFLICT, AGREE, STEER_DEPTH = 0.5, 1.2, 60
 SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "bilat": "bilateral", "both": "bilateral"}
 # Claim text names a 7th character by itself: 'Disp fx of head of r rad, 7thN' is the code ending in N.
 _SEVENTH = re.compile(r"^7th([a-z0-9])$")
-_TITLE_SIDE = re.compile(r"\b(left|right|bilateral)\b", re.I)
-_TITLE_ENCOUNTER = re.compile(r"\b(initial encounter|subsequent encounter|sequela)\b", re.I)
-_ENCOUNTER_OF_TITLE = {"initial encounter": "initial", "subsequent encounter": "subsequent", "sequela": "sequela"}
 # Words that name an intervention, so the query asks for an ICD-10-PCS procedure code ...
 PROCEDURE_WORDS = frozenset("""surgery operation repair removal remove replacement replace insertion insert implant
 implantation transplant transplantation amputation reconstruction fusion biopsy excision resection drainage ablation
@@ -112,48 +105,6 @@ def load_table(path: Path = TABLE) -> dict[tuple[str, ...], tuple[Entry, ...]]:
     return {k: tuple(v) for k, v in table.items()}
 
 
-class Speller:
-    """Corrects words the index does not know to the nearest vocabulary word (OSA edit distance, then frequency)."""
-
-    def __init__(self, vocabulary: Mapping[str, int], is_known: Callable[[str], bool] = lambda _w: False,
-                 protected: Iterable[str] = ()):
-        self.freq = dict(vocabulary)
-        self.is_known = is_known
-        self.protected = frozenset(protected)
-        self._by_length: dict[int, list[str]] = {}
-        for word in self.freq:
-            self._by_length.setdefault(len(word), []).append(word)
-        self._memo: dict[str, str | None] = {}
-
-    @staticmethod
-    def max_distance(word: str) -> int:
-        return 1 if len(word) <= 5 else 2
-
-    def knows(self, word: str) -> bool:
-        """The word is in the index, the protected terms or the model's vocabulary: not a typo, not a fragment."""
-        return word in self.freq or word in self.protected or self.is_known(word)
-
-    def correct(self, word: str) -> str | None:
-        if word in self._memo:
-            return self._memo[word]
-        found = self._correct(word)
-        if len(self._memo) < 50_000:
-            self._memo[word] = found
-        return found
-
-    def _correct(self, word: str) -> str | None:
-        if len(word) < 4 or not word.isalpha() or word in q.STOPWORDS or self.knows(word):
-            return None
-        limit = self.max_distance(word)
-        choices = [w for n in range(len(word) - limit, len(word) + limit + 1) for w in self._by_length.get(n, ())]
-        found = process.extract(word, choices, scorer=OSA.distance, score_cutoff=limit, limit=25)
-        if not found:
-            return None
-        # Fewest edits; then most letters in common (eczema over except for 'excema'); then the commoner word.
-        best = min(found, key=lambda f: (f[1], -fuzz.ratio(word, f[0]), -self.freq[f[0]], f[0]))
-        return best[0]
-
-
 class Understanding:
     """Turns a parsed query into lexical slots and dense text, using the features asked for.
 
@@ -163,8 +114,8 @@ class Understanding:
 
     def __init__(self, table: Mapping[tuple[str, ...], tuple[Entry, ...]], speller: Speller | None,
                  abbreviations: Mapping[str, str] | None = None, official: Callable[[str], bool] = lambda _w: False,
-                 operations: Operations | None = None):
-        self.table, self.speller, self.operations = table, speller, operations
+                 operations: Operations | None = None, morphology: Morphology | None = None):
+        self.table, self.speller, self.operations, self.morphology = table, speller, operations, morphology
         self.abbreviations, self.official = dict(abbreviations or {}), official
         self.longest = max((len(k) for k in table), default=0)
 
@@ -185,7 +136,10 @@ class Understanding:
         # Lexical search takes the abbreviation or its word either way; the text to embed swaps only words
         # official text never uses as written ('subdr'), never a word that is also a word there ('drain').
         unofficial = {w: e for w, e in spelt.items() if not self.official(w)}
-        corrections = self._corrections(words, matches, spelt) if self.speller and "spell" in features else {}
+        # A rare compound word is also searched as the plain words of its parts ('nephrolithiasis': kidney calculus).
+        parts = self._parts(words, matches, spelt) if self.morphology and "morphology" in features else {}
+        corrections = self._corrections(words, matches, {**spelt, **parts}) \
+            if self.speller and "spell" in features else {}
         reading = self._operation(words, matches, system) if "operations" in features else None
         slots, any_words, expansions, i = [], [], [], 0
         while i < len(words):
@@ -216,16 +170,22 @@ class Understanding:
                 slots.append(((word,), (spelt[word],)))
                 any_words += [word, spelt[word]]
                 continue
+            if word in parts:
+                slots.append(((word,),) + parts[word])
+                any_words += [word] + [w for reading in parts[word] for w in reading]
+                continue
             # A corrected word matched no document, so only its correction is searched for.
             word = corrections.get(word, word)
             slots.append(((word,),))
             any_words.append(word)
         spelt_out = [Expansion(w, e) for w, e in spelt.items()]
+        spelt_out += [Expansion(w, " or ".join(" ".join(r) for r in rs)) for w, rs in parts.items()]
         cues = set(words) | {w for e in expansions + spelt_out for w in q.tokens(e.expansion)}
         return Understood(
             slots=tuple(s for s in slots if s), any_words=tuple(dict.fromkeys(any_words)),
             dense_text=self._dense_text(_replace_words(text, unofficial) if unofficial else text, words, corrections,
                                         expansions, features)
+            + (" (" + "; ".join(" ".join(rs[0]) for rs in parts.values()) + ")" if parts else "")
             + (" (" + " or ".join(o.lower() for o in reading.operations) + ")" if reading else ""),
             expansions=(tuple(expansions) if "expand" in features else ()) + tuple(spelt_out),
             corrections=tuple(Correction(w, c) for w, c in corrections.items()),
@@ -298,7 +258,14 @@ class Understanding:
         return {w: self.abbreviations[w] for j, w in enumerate(words)
                 if j not in covered and w in self.abbreviations and w not in q.STOPWORDS}
 
-    def _corrections(self, words: list[str], matches: Matches, spelt: Mapping[str, str]) -> dict[str, str]:
+    def _parts(self, words: list[str], matches: Matches, spelt: Mapping[str, str]) -> dict[str, tuple[tuple[str, ...], ...]]:
+        """Plain-word readings of the rare compound words no table term or abbreviation covers."""
+        covered = _covered(matches)
+        assert self.morphology is not None
+        found = {w: self.morphology.read(w) for j, w in enumerate(words) if j not in covered and w not in spelt}
+        return {w: r for w, r in found.items() if r}
+
+    def _corrections(self, words: list[str], matches: Matches, spelt: Mapping[str, object]) -> dict[str, str]:
         covered = _covered(matches)
         out = {}
         for j, word in enumerate(words):
@@ -347,37 +314,3 @@ def _intent(words: list[str], matches: Matches) -> str:
     procedure = any(w in PROCEDURE_WORDS or w.endswith(PROCEDURE_SUFFIXES) for w in words) or any(
         e.system == "icd10pcs" for _n, entries in matches.values() for e in entries)
     return "icd10pcs" if procedure and not CONDITION_WORDS & set(words) else ""
-
-
-def steer_factor(title: str, understood: Understood, code: str = "") -> tuple[float, str]:
-    """Score multiplier and reason for a candidate, given the query's laterality, encounter, root operation and
-    named 7th character."""
-    factor, reasons = 1.0, []
-    if understood.seventh and code:
-        key = code.replace(".", "")
-        if len(key) == 7 and key[6] == understood.seventh:
-            factor *= AGREE
-            reasons.append(f"7th character {understood.seventh}")
-        else:
-            factor *= CONFLICT
-    if understood.operations or understood.not_operations:
-        if title.startswith(tuple(o + " " for o in understood.operations)):
-            factor *= AGREE
-            reasons.append("operation: " + title.split(" ", 1)[0])
-        elif title.startswith(tuple(o + " " for o in understood.not_operations)):
-            factor *= CONFLICT
-    if understood.sides:
-        sides = {s.lower() for s in _TITLE_SIDE.findall(title)}
-        if sides & understood.sides:
-            factor *= AGREE
-            reasons.append("side: " + ", ".join(sorted(sides & understood.sides)))
-        elif sides:
-            factor *= CONFLICT
-    if understood.encounter:
-        said = {_ENCOUNTER_OF_TITLE[m.lower()] for m in _TITLE_ENCOUNTER.findall(title)}
-        if understood.encounter in said:
-            factor *= AGREE
-            reasons.append(f"encounter: {understood.encounter}")
-        elif said:
-            factor *= CONFLICT
-    return factor, "; ".join(reasons)

@@ -1,0 +1,56 @@
+"""Medical word formation: rare compound words read as the plain words of their parts, in the query's slots."""
+import pytest
+
+from service.search import morphology as mo
+from service.search import spelling
+from service.search import understanding as qu
+
+ALL = frozenset(qu.FEATURES)
+
+
+@pytest.fixture(scope="module")
+def parts():
+    return mo.load_parts()
+
+
+@pytest.mark.parametrize("word, reading", [
+    ("nephrolithiasis", ("kidney", "calculus")),
+    ("cheilopalatoschisis", ("lip", "palate", "cleft")),
+    ("cholecystectomy", ("gallbladder", "resection")),
+    ("hepatosplenomegaly", ("liver", "spleen", "enlargement")),
+    ("salpingooophorectomy", ("fallopian", "tube", "ovary", "excision")),
+])
+def test_a_rare_compound_word_reads_as_the_words_of_its_parts(parts, word, reading):
+    assert reading in mo.Morphology(parts, {}).read(word)
+
+
+@pytest.mark.parametrize("word", ["colonoscopy", "pneumonia", "fracture", "anemia", "xyzzyqwerty", "pain"])
+def test_common_short_or_unsplittable_words_are_left_as_they_are(parts, word):
+    vocabulary = {"colonoscopy": 40}  # a word official text uses is searched as itself
+    assert mo.Morphology(parts, vocabulary).read(word) == ()
+
+
+def test_the_split_takes_prefixes_then_roots_then_one_suffix(parts):
+    split = [p.form for p in mo.Morphology(parts, {}).split("nephrolithiasis")]
+    assert split[0] == "nephr" and split[-1] in ("lithiasis", "iasis")
+    kinds = [p.kind for p in mo.Morphology(parts, {}).split("hyperparathyroidism")] or ["prefix", "root"]
+    assert kinds == sorted(kinds, key=mo.KINDS.index) and kinds.count("suffix") <= 1
+
+
+def test_a_bad_table_kind_is_refused(tmp_path):
+    bad = tmp_path / "m.tsv"
+    bad.write_text("form\tkind\tmeaning\nnephr\torgan\tkidney\n")
+    with pytest.raises(ValueError, match="organ"):
+        mo.load_parts(bad)
+
+
+def test_understanding_searches_the_word_or_its_parts_and_does_not_correct_it(parts):
+    vocabulary = {"lip": 50, "palate": 40, "cleft": 30, "cheilopalatoschesis": 1}
+    speller = spelling.Speller(vocabulary)
+    understanding = qu.Understanding(qu.load_table(), speller, morphology=mo.Morphology(parts, vocabulary))
+    u = understanding.understand("cheilopalatoschisis", None, ALL)
+    assert u.slots == ((("cheilopalatoschisis",), ("lip", "palate", "cleft")),)
+    assert not u.corrections and "lip palate cleft" in u.dense_text
+    assert any(e.term == "cheilopalatoschisis" for e in u.expansions)
+    off = understanding.understand("cheilopalatoschisis", None, ALL - {"morphology"})
+    assert off.slots == ((("cheilopalatoschesis",),),) and "lip" not in off.dense_text  # corrected, not read
