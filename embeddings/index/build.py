@@ -26,7 +26,7 @@ from embeddings.encoders.cache import EmbeddingCache, encode_all
 from embeddings.encoders.stub import StubEncoder
 from embeddings.files import fsync_tree
 from embeddings.index import format as ix
-from embeddings.index import progress, store, writer
+from embeddings.index import neighbours, progress, store, writer
 from embeddings.index.builds import BuildError, build_lock, builds_dir, prune, remove_debris, swap_in
 from embeddings.index.dense import previous_build, write_systems
 from embeddings.records import Code, code_key
@@ -162,7 +162,7 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
                 tmp, [c.system for c in codes], vectors, (settings.index_type, settings.hnsw_m,
                                                           settings.hnsw_ef_construction), previous_build(index_dir))
             counts = _counts(codesets)
-            ix.write_manifest(tmp, {
+            manifest = {
                 "fingerprint": stamp, "model": {"name": encoder.name, "dim": encoder.dim}, "stage": request.stage,
                 "index_type": settings.index_type, "hnsw": {"m": settings.hnsw_m}, "dense": dense_digests,
                 "systems": {s.info.name: ix.info_dict(s.info) for s in codesets}, "counts": counts,
@@ -173,7 +173,11 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
                 "build": {"seconds": round(time.monotonic() - started, 1), "encoded": encoded,
                           "reused": len(docs) - encoded, "dense_reused": reused_dense,
                           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)},
-            })
+            }
+            ix.write_manifest(tmp, manifest)
+            # The Similar Codes tables, from the new catalogue as a server opens it; then the manifest lists them too.
+            neighbours.write(neighbours.compute(store.IndexStore(tmp, verify_checksums=False)), tmp)
+            ix.write_manifest(tmp, manifest)
             fsync_tree(tmp)  # every file on disk before the directory becomes a build a link may point to
             validate_build(tmp, encoder.dim, settings.hnsw_ef_search)
             final = tmp.with_name(tmp.name.removeprefix(".tmp-"))
