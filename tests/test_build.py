@@ -8,6 +8,7 @@ import pytest
 
 from embeddings.encoders.stub import StubEncoder
 from embeddings.index import format as ix
+from embeddings.index import neighbours as nb
 from embeddings.index.build import BuildError, BuildRequest, build_index, build_lock, builds_dir
 from embeddings.settings import Settings
 from service.search.engine import SearchEngine
@@ -80,6 +81,23 @@ def test_an_unchanged_rebuild_links_the_faiss_files_and_a_changed_or_damaged_one
     assert again.counts == first.counts and SearchEngine.open(settings).search("widget").hits
     build_index(_settings(tmp_path, hnsw_m=16), SMALL, log=_quiet)  # other graph settings: nothing is linked
     assert ix.read_manifest(settings.index_dir)["build"]["dense_reused"] == []
+
+
+def test_an_unchanged_rebuild_links_the_similar_codes_tables_and_a_changed_one_computes_them(tmp_path):
+    settings = _settings(tmp_path)
+    build_index(settings, SMALL, log=_quiet)
+    old = settings.index_dir.resolve()
+    build_index(settings, SMALL, log=_quiet)
+    new = settings.index_dir.resolve()
+    table = nb.PREFIX + "parent.npy"
+    assert ix.read_manifest(new)["build"]["neighbours_reused"] is True
+    assert (new / table).stat().st_ino == (old / table).stat().st_ino and table in ix.read_manifest(new)["files"]
+    build_index(settings, BuildRequest(systems=("icd10cm",), sources=SMALL.sources), log=_quiet)
+    changed = settings.index_dir.resolve()
+    assert ix.read_manifest(changed)["build"]["neighbours_reused"] is False
+    assert (changed / table).stat().st_ino != (new / table).stat().st_ino
+    tables = nb.read(changed)
+    assert tables is not None and len(tables.code) == ix.read_manifest(changed)["counts"]["codes"]
 
 
 def test_new_build_swaps_in_atomically_and_old_build_stays_readable(tmp_path):

@@ -158,9 +158,10 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
             writer.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content, claim_words,
                                    scoped)
             groupings.write_cached(tmp / ix.GROUPINGS, codes, Path(settings.cache_dir))
+            previous = previous_build(index_dir)
             dense_digests, reused_dense = write_systems(
                 tmp, [c.system for c in codes], vectors, (settings.index_type, settings.hnsw_m,
-                                                          settings.hnsw_ef_construction), previous_build(index_dir))
+                                                          settings.hnsw_ef_construction), previous)
             counts = _counts(codesets)
             manifest = {
                 "fingerprint": stamp, "model": {"name": encoder.name, "dim": encoder.dim}, "stage": request.stage,
@@ -175,8 +176,11 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
                           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)},
             }
             ix.write_manifest(tmp, manifest)
-            # The Similar Codes tables, from the new catalogue as a server opens it; then the manifest lists them too.
-            neighbours.write(neighbours.compute(store.IndexStore(tmp, verify_checksums=False)), tmp)
+            # The Similar Codes tables, from the new catalogue as a server opens it (or linked from the serving build
+            # when catalogue and groupings are byte for byte the same); then the manifest lists them too.
+            manifest["build"]["neighbours_reused"] = neighbours.reuse(previous, tmp)
+            if not manifest["build"]["neighbours_reused"]:
+                neighbours.write(neighbours.compute(store.IndexStore(tmp, verify_checksums=False)), tmp)
             ix.write_manifest(tmp, manifest)
             fsync_tree(tmp)  # every file on disk before the directory becomes a build a link may point to
             validate_build(tmp, encoder.dim, settings.hnsw_ef_search)

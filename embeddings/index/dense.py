@@ -2,15 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from embeddings.files import file_digest
-from embeddings.index.format import IndexLoadError, dense_file, ids_file, read_manifest
+from embeddings.index.format import IndexLoadError, dense_file, ids_file, link_checked, read_manifest
 
 # Below this many vectors an exact flat index is as fast as HNSW and has perfect recall.
 HNSW_MIN_VECTORS = 2000
@@ -99,20 +96,5 @@ def _dense_of(previous: Path | None) -> dict[str, str]:
 
 
 def _link(previous: Path, directory: Path, system: str) -> bool:
-    """Hard-link (or copy) a system's FAISS and id files from the previous build when their checksums still match
-    its manifest; False when anything is off, and the caller builds them afresh."""
-    files = read_manifest(previous).get("files", {})
-    names = (dense_file(system), ids_file(system))
-    try:
-        if any(file_digest(previous / n) != files.get(n, {}).get("sha256") for n in names):
-            return False
-        for name in names:
-            try:
-                os.link(previous / name, directory / name)
-            except OSError:
-                shutil.copy2(previous / name, directory / name)
-    except OSError:
-        for name in names:
-            (directory / name).unlink(missing_ok=True)
-        return False
-    return True
+    """A system's FAISS and id files from the previous build (see format.link_checked)."""
+    return link_checked(previous, directory, (dense_file(system), ids_file(system)))

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
+from typing import Sequence
 
 from embeddings.files import file_digest
 from embeddings.records import SystemInfo
@@ -103,3 +106,22 @@ def check_model(manifest: dict, model_name: str, dim: int) -> None:
             f"this index was built with model {built.get('name')!r} ({built.get('dim')}-d) but the service is running "
             f"{model_name!r} ({dim}-d). Start the service with the same model (MEDCODES_MODEL / MEDCODES_ENCODER), "
             "or rebuild the index with `medcodes build`.")
+
+
+def link_checked(previous: Path, directory: Path, names: Sequence[str]) -> bool:
+    """Hard-link (or copy) files of the previous build into a new one when their checksums still match its
+    manifest; False, with nothing left behind, when anything is off and the caller writes them afresh."""
+    files = read_manifest(previous).get("files", {})
+    try:
+        if not names or any(file_digest(previous / n) != files.get(n, {}).get("sha256") for n in names):
+            return False
+        for name in names:
+            try:
+                os.link(previous / name, directory / name)
+            except OSError:
+                shutil.copy2(previous / name, directory / name)
+    except OSError:
+        for name in names:
+            (directory / name).unlink(missing_ok=True)
+        return False
+    return True

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from embeddings import groupings as gp
+from embeddings.index import format as ix
 from embeddings.index.rows import HierarchyRow
 
 if TYPE_CHECKING:
@@ -146,6 +147,22 @@ def write(tables: NeighbourTables, directory: Path) -> None:
     for name, array in arrays.items():
         np.save(directory / f"{PREFIX}{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
     (directory / META).write_text(json.dumps({"strings": strings, "groups": groups, "grouped": tables.grouped}))
+
+
+def reuse(previous: Path | None, directory: Path) -> bool:
+    """Link the previous build's tables into the new one when both were made from byte-identical catalogue and
+    groupings files (an unchanged rebuild); the new build's manifest must already list its own files."""
+    if previous is None:
+        return False
+    try:
+        old, new = ix.read_manifest(previous)["files"], ix.read_manifest(directory)["files"]
+    except (ix.IndexLoadError, KeyError):
+        return False
+    sources = (ix.CATALOGUE, ix.GROUPINGS)
+    if any(n in old and old[n]["sha256"] != new.get(n, {}).get("sha256") for n in sources) or \
+            any((n in old) != (n in new) for n in sources):
+        return False
+    return ix.link_checked(previous, directory, sorted(n for n in old if n.startswith(PREFIX) or n == META))
 
 
 def read(directory: Path) -> NeighbourTables | None:
