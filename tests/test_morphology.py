@@ -41,7 +41,7 @@ def test_a_bad_table_kind_is_refused(tmp_path):
     bad = tmp_path / "m.tsv"
     bad.write_text("form\tkind\tmeaning\nnephr\torgan\tkidney\n")
     with pytest.raises(ValueError, match="organ"):
-        mo.load_parts(bad)
+        mo.load_parts(bad, None)
 
 
 def test_understanding_searches_the_word_or_its_parts_and_does_not_correct_it(parts):
@@ -54,3 +54,18 @@ def test_understanding_searches_the_word_or_its_parts_and_does_not_correct_it(pa
     assert any(e.term == "cheilopalatoschisis" for e in u.expansions)
     off = understanding.understand("cheilopalatoschisis", None, ALL - {"morphology"})
     assert off.slots == ((("cheilopalatoschesis",),),) and "lip" not in off.dense_text  # corrected, not read
+
+
+def test_the_anatomy_roots_file_is_what_the_generator_makes_from_the_pcs_body_parts():
+    from embeddings import anatomy_roots as ar
+    words = ar.anatomy_words()
+    assert "scrotum" in words and "anterior" not in words and "renal" not in words
+    assert ar.roots("scrotum") == ["scrotum", "scrot"] and ar.roots("liver") == ["liver"]
+    assert ar.TABLE.read_text() == ar.render(ar.rows(words))  # regenerate: python -m embeddings.anatomy_roots
+
+
+def test_anatomy_roots_read_compound_procedure_words_the_curated_table_lacks(parts):
+    morphology = mo.Morphology(parts, {})
+    assert ("scrotum", "resection") in morphology.read("scrotectomy")
+    assert ("scapula", "reposition") in morphology.read("scapulopexy")
+    assert mo.Morphology(mo.load_parts(anatomy=None), {}).read("scrotectomy") == ()
