@@ -173,7 +173,8 @@ def read(directory: Path) -> NeighbourTables | None:
     meta = json.loads((directory / META).read_text())
 
     def array(name: str) -> np.ndarray:
-        loaded: np.ndarray = np.load(directory / f"{PREFIX}{name}.npy", mmap_mode="r", allow_pickle=False)
+        # a plain array over the mapped pages: shared like the memmap, without its per-indexing overhead
+        loaded: np.ndarray = np.asarray(np.load(directory / f"{PREFIX}{name}.npy", mmap_mode="r", allow_pickle=False))
         return loaded
 
     def text(name: str) -> np.ndarray:
