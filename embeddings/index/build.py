@@ -163,6 +163,10 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
                 tmp, [c.system for c in codes], vectors, (settings.index_type, settings.hnsw_m,
                                                           settings.hnsw_ef_construction), previous)
             counts = _counts(codesets)
+            figures: dict[str, object] = {
+                "seconds": round(time.monotonic() - started, 1), "encoded": encoded, "reused": len(docs) - encoded,
+                "dense_reused": reused_dense,
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
             manifest = {
                 "fingerprint": stamp, "model": {"name": encoder.name, "dim": encoder.dim}, "stage": request.stage,
                 "index_type": settings.index_type, "hnsw": {"m": settings.hnsw_m}, "dense": dense_digests,
@@ -171,15 +175,13 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
                 "content": {"packs": sorted({e.source for e in content}), "entries": len(content),
                             "warnings": list(warnings)},
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "build": {"seconds": round(time.monotonic() - started, 1), "encoded": encoded,
-                          "reused": len(docs) - encoded, "dense_reused": reused_dense,
-                          "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)},
+                "build": figures,
             }
             ix.write_manifest(tmp, manifest)
             # The Similar Codes tables, from the new catalogue as a server opens it (or linked from the serving build
             # when catalogue and groupings are byte for byte the same); then the manifest lists them too.
-            manifest["build"]["neighbours_reused"] = neighbours.reuse(previous, tmp)
-            if not manifest["build"]["neighbours_reused"]:
+            figures["neighbours_reused"] = neighbours.reuse(previous, tmp)
+            if not figures["neighbours_reused"]:
                 neighbours.write(neighbours.compute(store.IndexStore(tmp, verify_checksums=False)), tmp)
             ix.write_manifest(tmp, manifest)
             fsync_tree(tmp)  # every file on disk before the directory becomes a build a link may point to

@@ -260,8 +260,9 @@ class Understanding:
 
     def _parts(self, words: list[str], matches: Matches, spelt: Mapping[str, str]) -> dict[str, tuple[tuple[str, ...], ...]]:
         """Plain-word readings of the rare compound words no table term or abbreviation covers."""
+        if self.morphology is None:
+            return {}
         covered = _covered(matches)
-        assert self.morphology is not None
         found = {w: self.morphology.read(w) for j, w in enumerate(words) if j not in covered and w not in spelt}
         return {w: r for w, r in found.items() if r}
 
