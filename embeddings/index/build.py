@@ -177,11 +177,12 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "build": figures,
             }
-            ix.write_manifest(tmp, manifest)
-            # The Similar Codes tables, from the new catalogue as a server opens it (or linked from the serving build
-            # when catalogue and groupings are byte for byte the same); then the manifest lists them too.
+            # The Similar Codes tables: linked from the serving build when catalogue and groupings are byte for byte
+            # the same, else computed from the new catalogue as a server opens it (by a first manifest); the final
+            # manifest lists them too.
             figures["neighbours_reused"] = neighbours.reuse(previous, tmp)
             if not figures["neighbours_reused"]:
+                ix.write_manifest(tmp, manifest)
                 neighbours.write(neighbours.compute(store.IndexStore(tmp, verify_checksums=False)), tmp)
             ix.write_manifest(tmp, manifest)
             fsync_tree(tmp)  # every file on disk before the directory becomes a build a link may point to

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from embeddings import groupings as gp
+from embeddings.files import file_digest
 from embeddings.index import format as ix
 from embeddings.index.rows import HierarchyRow
 
@@ -151,17 +152,17 @@ def write(tables: NeighbourTables, directory: Path) -> None:
 
 def reuse(previous: Path | None, directory: Path) -> bool:
     """Link the previous build's tables into the new one when both were made from byte-identical catalogue and
-    groupings files (an unchanged rebuild); the new build's manifest must already list its own files."""
+    groupings files (an unchanged rebuild)."""
     if previous is None:
         return False
     try:
-        old, new = ix.read_manifest(previous)["files"], ix.read_manifest(directory)["files"]
+        old = ix.read_manifest(previous)["files"]
     except (ix.IndexLoadError, KeyError):
         return False
-    sources = (ix.CATALOGUE, ix.GROUPINGS)
-    if any(n in old and old[n]["sha256"] != new.get(n, {}).get("sha256") for n in sources) or \
-            any((n in old) != (n in new) for n in sources):
-        return False
+    for name in (ix.CATALOGUE, ix.GROUPINGS):
+        here = directory / name
+        if (name in old) != here.exists() or (here.exists() and file_digest(here) != old[name]["sha256"]):
+            return False
     return ix.link_checked(previous, directory, sorted(n for n in old if n.startswith(PREFIX) or n == META))
 
 
