@@ -16,6 +16,12 @@ MIN_SUPPORT = 3  # an abbreviation must be seen spelt out this many times ...
 MIN_SHARE = 0.6  # ... and mean the same word in this share of them
 MIN_SHARE_ONE_LETTER = 0.9  # 'r' and 'l' stand for right and left; a one-letter word must be near certain
 _WORD = re.compile(r"[a-z0-9]+")
+# Whole comma-separated parts of claim text that stand for a longer phrase of the title ('..., Endo' is the
+# approach 'Via Natural or Artificial Opening Endoscopic', not any endoscopic one). Stored beside the word
+# abbreviations, keyed with this mark in front so a part never reads as a word.
+PART = ", "
+MIN_PART_SUPPORT = 20
+MIN_PART_SHARE = 0.9
 
 
 def claim_words(text: str) -> list[str]:
@@ -62,7 +68,7 @@ def mine(found: Iterable[tuple[str, str]], min_support: int = MIN_SUPPORT) -> di
         title_words.update(set(words))
         for abbreviation, word in aligned(claim_words(short), words):
             meanings[abbreviation][word] += 1
-    table = {}
+    table = parts(found, min_support * MIN_PART_SUPPORT // MIN_SUPPORT)
     for abbreviation, counts in meanings.items():
         word, n = counts.most_common(1)[0]
         share = n / sum(counts.values())
@@ -70,6 +76,31 @@ def mine(found: Iterable[tuple[str, str]], min_support: int = MIN_SUPPORT) -> di
         if n >= min_support and share >= needed and title_words[abbreviation] * 10 < n:
             table[abbreviation] = word
     return dict(sorted(table.items()))
+
+
+def parts(found: Iterable[tuple[str, str]], min_support: int = MIN_PART_SUPPORT) -> dict[str, str]:
+    """PART + claim part -> the title part it always stands for, where the two texts have as many comma-separated
+    parts and this one is spelt out in more words than the claim writes ('perc endo' -> 'percutaneous endoscopic
+    approach'); claim parts a title also uses as written are left out."""
+    meanings: dict[str, Counter[str]] = defaultdict(Counter)
+    title_parts: Counter[str] = Counter()
+    for short, title in found:
+        a, b = _parts(short), _parts(title)
+        title_parts.update(b)
+        if len(a) == len(b):
+            for mine, spelt in zip(a, b):
+                if mine and mine != spelt and len(spelt.split()) > len(mine.split()):
+                    meanings[mine][spelt] += 1
+    table = {}
+    for mine, counts in meanings.items():
+        spelt, n = counts.most_common(1)[0]
+        if n >= min_support and n >= MIN_PART_SHARE * sum(counts.values()) and title_parts[mine] * 10 < n:
+            table[PART + mine] = spelt
+    return table
+
+
+def _parts(text: str) -> list[str]:
+    return [" ".join(claim_words(part)) for part in text.split(",")]
 
 
 def aligned(short: list[str], title: list[str]) -> Iterator[tuple[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from embeddings.abbreviations import spell_slashes
 from embeddings.codesets.content import ContentEntry
 from embeddings.codesets.pcs_axes import APPROACH_PLAIN_WORDS
 from embeddings.records import Code
@@ -105,7 +106,8 @@ def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: f
         system=code.system, code=code.code, embed_text=embed_text, title=code.title,
         terms=" | ".join(terms + [t for t in (code.description, content.search_text() if content else "") if t]),
         context=" | ".join(c for c in context if c),
-        claim=code.short if code.short and code.short not in dropped else "",
+        # 'w/o' spelt out, or the tokenizer would index it as the letters 'w' and 'o' (and 'w' reads as 'with').
+        claim=spell_slashes(code.short) if code.short and code.short not in dropped else "",
     )
 
 

@@ -71,3 +71,28 @@ def test_mined_tables_are_cached_by_the_pairs_they_came_from(tmp_path, monkeypat
     assert ab.mine_cached(list(reversed(found)), tmp_path) == first
     with pytest.raises(pytest.fail.Exception):
         ab.mine_cached(found[:4], tmp_path)  # other pairs: mined afresh
+
+
+def test_claim_parts_that_stand_for_a_longer_title_phrase_are_mined_whole():
+    pairs = [(f"Excise Thing {n}, Endo", f"Excision of Thing {n}, Via Natural or Artificial Opening Endoscopic")
+             for n in range(25)]
+    pairs += [(f"Excise Thing {n}, Perc Endo", f"Excision of Thing {n}, Percutaneous Endoscopic Approach")
+              for n in range(25)]
+    pairs += [(f"Drain Thing {n}, Open", f"Drainage of Thing {n}, Open") for n in range(25)]  # same words: no row
+    found = ab.parts(pairs)
+    assert found == {ab.PART + "endo": "via natural or artificial opening endoscopic",
+                     ab.PART + "perc endo": "percutaneous endoscopic approach"}
+    assert ab.parts(pairs[:15] + pairs[25:40]) == {}  # too few to be sure
+
+
+def test_a_query_part_that_claim_text_writes_for_a_phrase_is_searched_as_the_phrase():
+    mined = {"endo": "endoscopic", ab.PART + "endo": "via natural or artificial opening endoscopic"}
+    understanding = qu.Understanding({}, None, mined)
+    whole = understanding.understand("Destruction of Bronchus, Endo", "icd10pcs", frozenset(qu.FEATURES))
+    assert whole.slots[-1] == (("endo",), ("via", "natural", "artificial", "opening", "endoscopic"))
+    assert "via natural or artificial opening endoscopic" in whole.dense_text
+    # Inside a part the word is only the word abbreviation: 'Perc Endo' is another approach.
+    inside = understanding.understand("Destruction of Bronchus, Perc Endo", "icd10pcs", frozenset(qu.FEATURES))
+    assert (("endo",), ("endoscopic",)) in inside.slots and not any("via" in a for s in inside.slots for a in s)
+    plain = understanding.understand("Destruction of Bronchus, Endo", "icd10pcs", frozenset(qu.FEATURES) - {"claim_parts"})
+    assert not any("via" in a for s in plain.slots for a in s)

@@ -34,3 +34,15 @@ def test_pcs_document_explains_axes_in_plain_words():
     sentence = procedure_sentence(code)
     assert sentence.startswith("Resection of the gallbladder (cutting out or off")
     assert "percutaneous endoscopic approach" in sentence
+
+
+def test_claim_text_is_indexed_with_slash_forms_spelt_out():
+    import dataclasses
+    codeset = icd10cm.load(FIX / "tabular-mini.xml")
+    code = dataclasses.replace(codeset.codes[0], short="Mock disord w/o widget, w/ gadget")
+    doc = build_documents([code], {(code.system, code.code): code.title})[0]
+    # the FTS tokenizer would read 'w/o' as the words 'w' and 'o', and 'w' stands for 'with' in claim text
+    assert doc.claim.split() == ["Mock", "disord", "without", "widget,", "with", "gadget"]
+    held = build_documents([code], {(code.system, code.code): code.title},
+                           {(code.system, code.code): frozenset({code.short})})[0]
+    assert held.claim == ""  # a held-out short description is matched as written, before spelling out

@@ -2,7 +2,7 @@
 import pytest
 
 from service.search import morphology as mo
-from service.search import spelling
+from service.search import spelling, terms
 from service.search import understanding as qu
 
 ALL = frozenset(qu.FEATURES)
@@ -47,7 +47,7 @@ def test_a_bad_table_kind_is_refused(tmp_path):
 def test_understanding_searches_the_word_or_its_parts_and_does_not_correct_it(parts):
     vocabulary = {"lip": 50, "palate": 40, "cleft": 30, "cheilopalatoschesis": 1}
     speller = spelling.Speller(vocabulary)
-    understanding = qu.Understanding(qu.load_table(), speller, morphology=mo.Morphology(parts, vocabulary))
+    understanding = qu.Understanding(terms.load_table(), speller, morphology=mo.Morphology(parts, vocabulary))
     u = understanding.understand("cheilopalatoschisis", None, ALL)
     assert u.slots == ((("cheilopalatoschisis",), ("lip", "palate", "cleft")),)
     assert not u.corrections and "lip palate cleft" in u.dense_text

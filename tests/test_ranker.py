@@ -52,3 +52,14 @@ def test_the_engine_reorders_by_the_model_and_can_do_without_it(engine, monkeypa
     assert [h.code for h in plain] != [h.code for h in hits]
     monkeypatch.setattr(engine, "ranker", None)
     assert [h.code for h in engine.search("appendicitis", limit=5).hits] == [h.code for h in plain]
+
+
+def test_gap_features_measure_each_candidate_against_the_best_of_its_query(engine):
+    text = "appendicitis"
+    parsed, u, fusion = engine.candidates(text, q.parse(text), None, "hybrid", DEFAULT_FEATURES)
+    head = fusion.ranked()[:ranker.RANK_DEPTH]
+    x = ranker.features(head, fusion, engine.store.rows(head), engine.store, u)
+    for gap, of in ranker.GAPS:
+        g, v = x[:, ranker.FEATURES.index(gap)], x[:, ranker.FEATURES.index(of)]
+        assert np.allclose(g, v - v.max()) and g.max() == 0.0
+    assert (x[:, ranker.FEATURES.index("title_both_gap")] < 0).any()  # not every candidate says the query as well

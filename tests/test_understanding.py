@@ -1,7 +1,7 @@
 """Query understanding: the abbreviation table, expansion into lexical slots, typo correction and steering."""
 import pytest
 
-from service.search import spelling, steering
+from service.search import spelling, steering, terms
 from service.search import understanding as qu
 from service.search.query import QueryError
 
@@ -10,7 +10,7 @@ ALL = frozenset(qu.FEATURES)
 
 @pytest.fixture(scope="module")
 def table():
-    return qu.load_table()
+    return terms.load_table()
 
 
 def test_table_rows_are_keyed_by_words_and_any_means_every_system(table):
@@ -125,9 +125,17 @@ def test_unknown_feature_is_a_query_error(engine):
 
 
 def test_table_terms_match_whichever_number_the_query_uses(table):
-    assert qu.singular("sores") == "sore" and qu.singular("injuries") == "injury"
-    assert qu.singular("abscess") == qu.singular("abscess") == "abscess" and qu.singular("virus") == "virus"
+    assert terms.singular("sores") == "sore" and terms.singular("injuries") == "injury"
+    assert terms.singular("abscess") == terms.singular("abscess") == "abscess" and terms.singular("virus") == "virus"
     understanding = qu.Understanding(table, None)
     one = understanding.understand("bed sore", None, ALL).expansions
     many = understanding.understand("bed sores", None, ALL).expansions
     assert one and [e.expansion for e in one] == [e.expansion for e in many]
+
+
+def test_a_term_that_means_a_function_word_is_no_slot_the_documents_must_match(table):
+    # Claim text writes 'w' for 'with': searching for the letter would match only texts that wrote it.
+    u = qu.Understanding(table, None).understand("wound w foreign body", None, ALL)
+    assert all(("w",) not in slot for slot in u.slots)
+    assert [s[0] for s in u.slots] == [("wound",), ("foreign",), ("body",)]
+    assert "with" in u.dense_text

@@ -12,7 +12,7 @@ from embeddings.index.rows import CodeRow
 from embeddings.index.store import IndexStore
 from embeddings.settings import Settings
 from service.errors import QueryError
-from service.search import coverage, morphology, ranker, spelling, steering
+from service.search import coverage, morphology, ranker, spelling, steering, terms
 from service.search import operations as ops
 from service.search import query as q
 from service.search import understanding as qu
@@ -63,7 +63,7 @@ class SearchEngine:
         self.store, self.encoder, self.settings = store, encoder, settings
         self.embed = QueryEmbeddings(encoder, settings.query_cache_size) if encoder is not None else None
         self.vocabulary = store.vocabulary()
-        table = qu.load_table()
+        table = terms.load_table()
         protected = {w for k in table for w in k} | (encoder.vocabulary() if encoder is not None else set())
         speller = spelling.Speller(self.vocabulary, self._known_word, protected)
         operations = ops.Operations(ops.load_rules(), ops.device_words(store.titles_starting("icd10pcs", "Removal of ")))

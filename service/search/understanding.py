@@ -1,23 +1,21 @@
 """Query understanding: abbreviation and lay-term expansion, typo correction, laterality and encounter cues."""
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-import embeddings
-from embeddings.abbreviations import spell_slashes
+from embeddings.abbreviations import PART, claim_words, spell_slashes
 from service.search import query as q
 from service.search.morphology import Morphology
 from service.search.operations import Operations, Reading
 from service.search.spelling import Speller
+from service.search.terms import Entry, Matches, table_key
+from service.search.terms import covered as _covered
 
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
 FEATURES = ("expand", "expand_dense", "abbrev", "spell", "spell_dense", "laterality", "encounter", "intent",
-            "operations", "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors", "morphology")
-TABLE = Path(embeddings.__file__).parent / "terms" / "abbreviations.tsv"
+            "operations", "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors", "morphology", "claim_parts")
 SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "bilat": "bilateral", "both": "bilateral"}
 # Claim text names a 7th character by itself: 'Disp fx of head of r rad, 7thN' is the code ending in N.
 _SEVENTH = re.compile(r"^7th([a-z0-9])$")
@@ -31,17 +29,6 @@ PROCEDURE_SUFFIXES = ("ectomy", "otomy", "ostomy", "plasty", "scopy", "pexy", "r
 # ... unless it also names a condition of or after one ("complication of knee replacement" is a diagnosis).
 CONDITION_WORDS = frozenset("""complication complications status history hx rejection failure malfunction dependence
 presence absence aftercare infection disorder disease syndrome pain""".split())
-
-
-# Table matches of a query: word position -> (number of words matched, the entries of that term).
-Matches = dict[int, tuple[int, tuple["Entry", ...]]]
-
-
-@dataclass(frozen=True)
-class Entry:
-    term: str
-    expansion: str
-    system: str  # "" means any system
 
 
 @dataclass(frozen=True)
@@ -79,32 +66,6 @@ class Understood:
     seventh: str = ""  # the 7th character a claim-style query names ('7thG' -> 'G')
 
 
-def singular(word: str) -> str:
-    """The word with a plain English plural ending taken off ('sores' -> 'sore', 'injuries' -> 'injury'), so
-    table terms match whichever number the query uses; words in -ss, -us and -is keep their ending."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def table_key(words: Iterable[str]) -> tuple[str, ...]:
-    return tuple(singular(w) for w in words)
-
-
-def load_table(path: Path = TABLE) -> dict[tuple[str, ...], tuple[Entry, ...]]:
-    """The curated table (term, expansion, system) keyed by the term's singular word tuple."""
-    table: dict[tuple[str, ...], list[Entry]] = {}
-    with open(path, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh, delimiter="\t"):
-            key = table_key(q.tokens(row["term"]))
-            if key and row["expansion"].strip():
-                system = "" if row["system"] in ("any", "") else row["system"]
-                table.setdefault(key, []).append(Entry(row["term"], row["expansion"].strip(), system))
-    return {k: tuple(v) for k, v in table.items()}
-
-
 class Understanding:
     """Turns a parsed query into lexical slots and dense text, using the features asked for.
 
@@ -116,7 +77,10 @@ class Understanding:
                  abbreviations: Mapping[str, str] | None = None, official: Callable[[str], bool] = lambda _w: False,
                  operations: Operations | None = None, morphology: Morphology | None = None):
         self.table, self.speller, self.operations, self.morphology = table, speller, operations, morphology
-        self.abbreviations, self.official = dict(abbreviations or {}), official
+        found = dict(abbreviations or {})
+        self.abbreviations = {k: v for k, v in found.items() if not k.startswith(PART)}
+        self.parts = {k[len(PART):]: v for k, v in found.items() if k.startswith(PART)}
+        self.official = official
         self.longest = max((len(k) for k in table), default=0)
 
     def understand(self, text: str, system: str | None, features: frozenset[str],
@@ -130,6 +94,8 @@ class Understanding:
             words = [w for w in words if not _SEVENTH.match(w)]
             text = re.sub(r"\b7th[A-Za-z0-9]\b", " ", text)
         matches = self._expansions(words, system) if {"expand", "expand_dense"} & features else {}
+        if "claim_parts" in features and self.parts and "," in text:
+            matches = self._claim_parts(text, words, matches)
         if partial_last and {"expand", "expand_dense"} & features:
             matches.update(self._completion(words, matches, system))
         spelt = self._abbreviated(words, matches) if "abbrev" in features else {}
@@ -154,7 +120,9 @@ class Understanding:
                 original = _content(words[i:i + n])
                 alternatives = [original] + [_content(q.tokens(e.expansion)) for e in entries]
                 expansions += [Expansion(" ".join(words[i:i + n]), e.expansion) for e in entries]
-                if "expand" in features:
+                if "expand" in features and not all(alternatives[1:]):
+                    pass  # 'w' means 'with': a function word the query need not match, only the dense text says it
+                elif "expand" in features:
                     slots.append(tuple(dict.fromkeys(a for a in alternatives if a)))
                     any_words += [w for a in alternatives for w in a]
                 elif original:
@@ -230,6 +198,23 @@ class Understanding:
                 i += 1
         return found
 
+    def _claim_parts(self, text: str, words: list[str], matches: Matches) -> Matches:
+        """Comma-separated parts of the query that claim text writes for a longer phrase ('..., Endo'), in place
+        of any table term overlapping them."""
+        found: Matches = {}
+        start = 0
+        for part in text.split(","):
+            n = len(q.tokens(part))
+            spelt = self.parts.get(" ".join(claim_words(part)))
+            if spelt and n and words[start:start + n] == q.tokens(part):
+                found[start] = (n, (Entry(part.strip(), spelt, ""),))
+            start += n
+        if not found:
+            return matches
+        taken = _covered(found)
+        kept = {i: m for i, m in matches.items() if not taken & set(range(i, i + m[0]))}
+        return dict(sorted({**kept, **found}.items()))
+
     def _completion(self, words: list[str], matches: Matches, system: str | None) -> dict[int, tuple[int, tuple[Entry, ...]]]:
         """The table term the query ends in when its unknown last word is the start of the term's last word
         ('heart attac' -> 'heart attack'): the longest such term, then the shortest completion."""
@@ -283,11 +268,6 @@ class Understanding:
         if "expand_dense" in features and expansions:
             dense += " (" + "; ".join(e.expansion for e in expansions) + ")"
         return dense
-
-
-def _covered(matches: Matches) -> set[int]:
-    """Word positions a table term already accounts for."""
-    return {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
 
 
 def _content(words: Iterable[str]) -> tuple[str, ...]:

@@ -1,0 +1,54 @@
+"""The curated lay-term and abbreviation table (embeddings/terms/abbreviations.tsv), keyed for matching queries."""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import embeddings
+from service.search import query as q
+
+TABLE = Path(embeddings.__file__).parent / "terms" / "abbreviations.tsv"
+
+
+# Table matches of a query: word position -> (number of words matched, the entries of that term).
+Matches = dict[int, tuple[int, tuple["Entry", ...]]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    term: str
+    expansion: str
+    system: str  # "" means any system
+
+
+def singular(word: str) -> str:
+    """The word with a plain English plural ending taken off ('sores' -> 'sore', 'injuries' -> 'injury'), so
+    table terms match whichever number the query uses; words in -ss, -us and -is keep their ending."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def table_key(words: Iterable[str]) -> tuple[str, ...]:
+    return tuple(singular(w) for w in words)
+
+
+def load_table(path: Path = TABLE) -> dict[tuple[str, ...], tuple[Entry, ...]]:
+    """The curated table (term, expansion, system) keyed by the term's singular word tuple."""
+    table: dict[tuple[str, ...], list[Entry]] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            key = table_key(q.tokens(row["term"]))
+            if key and row["expansion"].strip():
+                system = "" if row["system"] in ("any", "") else row["system"]
+                table.setdefault(key, []).append(Entry(row["term"], row["expansion"].strip(), system))
+    return {k: tuple(v) for k, v in table.items()}
+
+
+def covered(matches: Matches) -> set[int]:
+    """Word positions a table term already accounts for."""
+    return {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
