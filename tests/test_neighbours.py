@@ -46,7 +46,7 @@ def test_an_index_without_the_tables_computes_them_and_suggests_the_same(engine,
     old = IndexStore(copy)
     assert nb.read(copy) is None
     data = sd.similar_data(old)
-    assert not isinstance(data.parent.base, np.memmap)
+    assert not isinstance(data.tables.parent.base, np.memmap)
     from service.search.engine import SearchEngine
     before = similar_codes(engine, "icd10cm", "S72.001A", 8)
     after = similar_codes(SearchEngine(old, engine.encoder, engine.settings), "icd10cm", "S72.001A", 8)

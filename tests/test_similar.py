@@ -22,7 +22,7 @@ from tests.conftest import FIXTURES
 
 def _heads(engine, suggestions):
     data = similar_data(engine.store)
-    return [int(data.head[engine.store.code_id(s.system, s.code)]) for s in suggestions]
+    return [int(data.tables.head[engine.store.code_id(s.system, s.code)]) for s in suggestions]
 
 
 def _ccs_label(system, key):
@@ -48,7 +48,7 @@ def test_same_ccs_group_is_named_with_the_ahrq_label(engine):
     data = similar_data(engine.store)
     q = engine.store.code_id("icd10cm", "I21.01")
     for s in found:
-        same = data.single["ccs"][engine.store.code_id(s.system, s.code)] == data.single["ccs"][q]
+        same = data.tables.single["ccs"][engine.store.code_id(s.system, s.code)] == data.tables.single["ccs"][q]
         assert (f"same CCS group: {label}" in s.reasons) == bool(same)
     assert any(f"same CCS group: {label}" in s.reasons for s in found)
 
@@ -67,12 +67,12 @@ def test_near_duplicates_are_folded_into_one_suggestion_with_variants(engine):
     heads = _heads(engine, found)
     assert len(set(heads)) == len(heads)
     plain = neighbours(data, store, store.code_id("icd10cm", "S72.001A"), 10)
-    assert len(set(data.head[plain])) < len(plain)  # plain neighbours do repeat: the folding is doing work
+    assert len(set(data.tables.head[plain])) < len(plain)  # plain neighbours do repeat: the folding is doing work
     folded = [s for s in found if s.variant_codes]
     assert folded
     for s in folded:
-        head = data.head[store.code_id("icd10cm", s.code)]
-        assert all(data.head[store.code_id("icd10cm", v)] == head for v in s.variant_codes)
+        head = data.tables.head[store.code_id("icd10cm", s.code)]
+        assert all(data.tables.head[store.code_id("icd10cm", v)] == head for v in s.variant_codes)
         assert s.also.startswith("also: ") and all(word in s.also for word in s.variants)
 
 
@@ -87,10 +87,10 @@ def test_the_codes_own_side_variant_comes_first_with_its_reason(engine):
 def test_semantic_reason_marks_faiss_neighbours_only(engine):
     store, data = engine.store, similar_data(engine.store)
     q = store.code_id("icd10cm", "K92.2")
-    near = set(data.head[neighbours(data, store, q, 100)].tolist())
+    near = set(data.tables.head[neighbours(data, store, q, 100)].tolist())
     for s in similar_codes(engine, "icd10cm", "K92.2", 10):
         row = store.code_id(s.system, s.code)
-        assert (SEMANTIC in s.reasons) == (int(data.head[row]) in near)
+        assert (SEMANTIC in s.reasons) == (int(data.tables.head[row]) in near)
 
 
 def test_limit_unknown_code_and_bad_system(engine):
@@ -141,7 +141,7 @@ def test_api_and_cli_return_the_function_result(engine, client, fixture_settings
 def test_index_without_groupings_still_answers_from_vectors_and_hierarchy(engine, tmp_path):
     data = similar_data(engine.store, groupings=tmp_path / "absent.sqlite")
     try:
-        assert data.groupings is None and not len(data.schemes["ccs"].names)
+        assert data.groupings is None and not len(data.tables.schemes["ccs"].names)
         found = similar_codes(engine, "icd10cm", "I21.01", 5)
         assert found and not any("CCS" in r for s in found for r in s.reasons)
         assert crosswalks(engine, "icd10cm", "I21.01") == []
@@ -160,7 +160,7 @@ def test_user_supplied_system_uses_its_own_vectors_and_hierarchy(tmp_path):
     assert not any("CCS" in r or "GEM" in r for r in found[0].reasons)
     assert crosswalks(engine, "cpt", "ZZ101") == []
     data = similar_data(engine.store)
-    assert np.array_equal(data.head, np.arange(len(data.head)))
+    assert np.array_equal(data.tables.head, np.arange(len(data.tables.head)))
 
 
 def test_every_fixture_code_of_every_kind_gets_an_answer(engine):

@@ -70,11 +70,11 @@ def judge(data, q: int, rows: list[int]) -> dict[str, np.ndarray]:
     """Per suggestion: same CCS group as the query, near-duplicate, at least one structural link."""
     rows_array = np.asarray(rows, dtype=np.int64)
     flags = rel.features(data, q, rows_array)
-    seen = {int(data.head[q])}
+    seen = {int(data.tables.head[q])}
     near = []
     for row in rows_array:
-        near.append(int(data.head[row]) in seen)
-        seen.add(int(data.head[row]))
+        near.append(int(data.tables.head[row]) in seen)
+        seen.add(int(data.tables.head[row]))
     return {"same_ccs": flags["ccs"], "near_duplicate": np.array(near, dtype=bool),
             "structural": rel.structural(flags)}
 
@@ -99,7 +99,7 @@ def measure(engine, systems: list[str] | None = None, n: int = SAMPLE, seed: int
                 counts["all"] += len(rows)
                 counts["near_duplicate"] += int(verdict["near_duplicate"].sum())
                 counts["structural"] += int(verdict["structural"].sum())
-                if data.single["ccs"][q] >= 0:
+                if data.tables.single["ccs"][q] >= 0:
                     counts["ccs_suggestions"] += len(rows)
                     counts["same_ccs"] += int(verdict["same_ccs"].sum())
             out.append(ListMeasure(

@@ -10,30 +10,18 @@ import faiss
 import numpy as np
 
 from embeddings.index import neighbours as nb
-from embeddings.index.neighbours import Partition
 from embeddings.index.store import IndexStore
 
 
 @dataclass(frozen=True)
 class SimilarData:
+    """The build's neighbour tables with what serving adds: the catalogue's per-row columns and the vectors."""
     directory: Path
     groupings: Path | None
-    code: np.ndarray
-    kind: np.ndarray
+    tables: nb.NeighbourTables
     system: np.ndarray
     billable: np.ndarray
     chapter: np.ndarray
-    parent: np.ndarray
-    children: Partition
-    anchor: Partition
-    category: Partition
-    head: np.ndarray
-    family: Partition
-    side: np.ndarray
-    detail: np.ndarray
-    pcs_chars: np.ndarray
-    schemes: dict
-    single: dict
     position: np.ndarray
     vectors: dict
     indexes: tuple
@@ -76,11 +64,8 @@ def load(store: IndexStore, groupings: Path | None = None) -> SimilarData:
         vectors[name] = _matrix(store.dense[name])
         indexes.append(store.dense[name])
     source = (groupings if use_file else None) if groupings is not None else store.groupings_path
-    t = tables
-    return SimilarData(
-        store.directory, source if t.grouped else None, t.code, t.kind, store.system_of, store.billable,
-        store.chapter, t.parent, t.children, t.anchor, t.category, t.head, t.family, t.side, t.detail, t.pcs_chars,
-        t.schemes, t.single, position, vectors, tuple(indexes))
+    return SimilarData(store.directory, source if tables.grouped else None, tables, store.system_of, store.billable,
+                       store.chapter, position, vectors, tuple(indexes))
 
 
 def _matrix(index: faiss.Index) -> np.ndarray:

@@ -139,17 +139,17 @@ def neighbours(data: SimilarData, store, q: int, k: int) -> np.ndarray:
 
 def candidates(data: SimilarData, store, q: int) -> tuple[np.ndarray, np.ndarray]:
     """Family heads from every source (neighbours, hierarchy, groups, GEMs) and which came from FAISS."""
-    near = data.head[neighbours(data, store, q, NEIGHBOURS)]
-    pools = [near, _closest(data, q, data.children.members(q)),
-             _closest(data, q, data.anchor.members(data.anchor.of[q])),
-             _closest(data, q, data.category.members(data.category.of[q]))]
-    if data.parent[q] >= 0:
-        pools.append(_closest(data, q, np.array([data.parent[q]])))
+    near = data.tables.head[neighbours(data, store, q, NEIGHBOURS)]
+    pools = [near, _closest(data, q, data.tables.children.members(q)),
+             _closest(data, q, data.tables.anchor.members(data.tables.anchor.of[q])),
+             _closest(data, q, data.tables.category.members(data.tables.category.of[q]))]
+    if data.tables.parent[q] >= 0:
+        pools.append(_closest(data, q, np.array([data.tables.parent[q]])))
     for scheme in ("ccs", "ccsr", "gem", "ccs_level2"):
-        groups = data.schemes[scheme]
+        groups = data.tables.schemes[scheme]
         pools += [_closest(data, q, groups.by_group.members(g)) for g in groups.of(q)]
     rows = np.unique(np.concatenate(pools))
-    keep = data.head[rows] != data.head[q]
+    keep = data.tables.head[rows] != data.tables.head[q]
     if data.billable[q]:
         keep &= data.billable[rows]
     rows = rows[keep]
@@ -157,7 +157,7 @@ def candidates(data: SimilarData, store, q: int) -> tuple[np.ndarray, np.ndarray
 
 
 def _closest(data: SimilarData, q: int, rows: np.ndarray) -> np.ndarray:
-    rows = rows[data.head[rows] == rows]
+    rows = rows[data.tables.head[rows] == rows]
     if data.billable[q]:
         rows = rows[data.billable[rows]]
     if len(rows) > POOL:
@@ -175,13 +175,13 @@ def blend(data: SimilarData, store, q: int, limit: int) -> list[Suggestion]:
     order = np.argsort(-first, kind="stable")[:SHORTLIST * limit]
     heads = [int(h) for h in rows[order]]
     is_semantic = {int(h) for h in rows[semantic]}
-    own = data.family.members(data.head[q])
+    own = data.tables.family.members(data.tables.head[q])
     own = own[own != q]
-    reps = [_representative(data, q, data.family.members(h) if data.family.of[h] >= 0 else np.array([h]))
+    reps = [_representative(data, q, data.tables.family.members(h) if data.tables.family.of[h] >= 0 else np.array([h]))
             for h in heads]
     if len(own):
         reps.append(_representative(data, q, own))
-        heads.append(int(data.head[q]))
+        heads.append(int(data.tables.head[q]))
     flags = rel.features(data, q, np.array(reps, dtype=np.int64))
     score = data.cosine(q, np.array(reps, dtype=np.int64)) + rel.bonus(flags)
     chosen, ranked = _diverse(data, reps, score, limit)
@@ -191,7 +191,7 @@ def blend(data: SimilarData, store, q: int, limit: int) -> list[Suggestion]:
     out = []
     for i, final in zip(chosen, ranked):
         row, head = reps[i], heads[i]
-        members = own if head == data.head[q] else data.family.members(head)
+        members = own if head == data.tables.head[q] else data.tables.family.members(head)
         row_flags = {name: bool(values[i]) for name, values in flags.items()}
         reasons = rel.describe(data, q, row, row_flags, head in is_semantic, records)
         variants, codes, also = _variants(data, row, members[members != row] if len(members) else members)
@@ -204,8 +204,9 @@ def _representative(data: SimilarData, q: int, members: np.ndarray) -> int:
     """The member most like the query: same 7th character / qualifier, then same side, then the other side."""
     if len(members) == 1:
         return int(members[0])
-    sides = data.side[members]
-    match = 4 * (data.detail[members] == data.detail[q]) + 2 * (sides == data.side[q]) + np.isin(sides, ("left", "right"))
+    t = data.tables
+    sides = t.side[members]
+    match = 4 * (t.detail[members] == t.detail[q]) + 2 * (sides == t.side[q]) + np.isin(sides, ("left", "right"))
     return int(members[int(np.argmax(match))])
 
 
@@ -216,13 +217,13 @@ def _diverse(data: SimilarData, reps: list[int], score: np.ndarray, limit: int) 
     chosen, ranked = [], []
 
     def adjusted(i: int) -> float:
-        return float(score[i]) - REPEAT_PENALTY * used.get(int(data.anchor.of[reps[i]]), 0)
+        return float(score[i]) - REPEAT_PENALTY * used.get(int(data.tables.anchor.of[reps[i]]), 0)
     while left and len(chosen) < limit:
         best = max(left, key=lambda i: (adjusted(i), -i))
         chosen.append(best)
         ranked.append(adjusted(best))
         left.remove(best)
-        anchor = int(data.anchor.of[reps[best]])
+        anchor = int(data.tables.anchor.of[reps[best]])
         used[anchor] = used.get(anchor, 0) + 1
     return chosen, ranked
 
@@ -230,15 +231,15 @@ def _diverse(data: SimilarData, reps: list[int], score: np.ndarray, limit: int) 
 def _variants(data: SimilarData, row: int, others: np.ndarray) -> tuple[tuple[str, ...], tuple[str, ...], str]:
     if not len(others):
         return (), (), ""
-    sides = tuple(sorted({s for s in data.side[others] if s and s != data.side[row]}, key=_side_order))
-    mine = rel.short_detail(str(data.detail[row]))
-    details = tuple(dict.fromkeys(rel.short_detail(d) for d in data.detail[others]
+    sides = tuple(sorted({s for s in data.tables.side[others] if s and s != data.tables.side[row]}, key=_side_order))
+    mine = rel.short_detail(str(data.tables.detail[row]))
+    details = tuple(dict.fromkeys(rel.short_detail(d) for d in data.tables.detail[others]
                                   if d and rel.short_detail(d) != mine))
     if not sides and not details:  # e.g. only open/closed fracture differ: the short words would hide that
-        details = tuple(dict.fromkeys(str(d).lower() for d in data.detail[others] if d and d != data.detail[row]))
+        details = tuple(dict.fromkeys(str(d).lower() for d in data.tables.detail[others] if d and d != data.tables.detail[row]))
     parts = [" / ".join(sides), ", ".join(details)]
     also = "also: " + "; ".join(p for p in parts if p) if any(parts) else ""
-    return sides + details, tuple(str(c) for c in data.code[others[:MAX_VARIANT_CODES]]), also
+    return sides + details, tuple(str(c) for c in data.tables.code[others[:MAX_VARIANT_CODES]]), also
 
 
 def _side_order(side: str) -> tuple[int, str]:
@@ -249,5 +250,5 @@ def _pcs_records(data: SimilarData, store, q: int, rows: list[int]) -> dict:
     if data.system[q] != PCS:
         return {}
     wanted = [int(q)] + [int(r) for r in rows]
-    by_code = store.records(PCS, [str(data.code[r]) for r in wanted])
-    return {r: by_code.get(str(data.code[r])) for r in wanted}
+    by_code = store.records(PCS, [str(data.tables.code[r]) for r in wanted])
+    return {r: by_code.get(str(data.tables.code[r])) for r in wanted}

@@ -26,29 +26,29 @@ _CCS_NUMBER = re.compile(r"\s*\[[0-9.]+\]$")
 def features(data: SimilarData, q: int, rows: np.ndarray) -> dict[str, np.ndarray]:
     """One boolean array per relation between the query row and each candidate row."""
     rows = np.asarray(rows, dtype=np.int64)
-    anchor, category = data.anchor.of, data.category.of
+    anchor, category = data.tables.anchor.of, data.tables.category.of
     # "child" reaches below the 7th-character base and the category too: I21.A9 is more specific than I21.
-    f = {"parent": rows == data.parent[q],
-         "child": (data.parent[rows] == q) | (anchor[rows] == q) | (category[rows] == q)}
+    f = {"parent": rows == data.tables.parent[q],
+         "child": (data.tables.parent[rows] == q) | (anchor[rows] == q) | (category[rows] == q)}
     near = f["parent"] | f["child"]
     f["sibling"] = (anchor[rows] == anchor[q]) & (anchor[q] >= 0) & ~near
     f["category"] = ((category[rows] == category[q]) & (category[q] >= 0) & (data.system[q] == CM)
                      & ~near & ~f["sibling"])
-    if data.system[q] == PCS and data.pcs_chars[q, 0]:
-        f["procedure"] = (data.pcs_chars[rows, :4] == data.pcs_chars[q, :4]).all(axis=1) & (rows != q)
+    if data.system[q] == PCS and data.tables.pcs_chars[q, 0]:
+        f["procedure"] = (data.tables.pcs_chars[rows, :4] == data.tables.pcs_chars[q, :4]).all(axis=1) & (rows != q)
     else:
         f["procedure"] = np.zeros(len(rows), dtype=bool)
     for scheme in ("ccs", "ccs_level2", "ccsr"):
-        group = data.single[scheme]
+        group = data.tables.single[scheme]
         f[scheme] = (group[rows] == group[q]) & (group[q] >= 0)
     f["gem"] = np.isin(rows, shared_gem_rows(data, q)) & (rows != q)
-    f["family"] = (data.head[rows] == data.head[q]) & (rows != q)
+    f["family"] = (data.tables.head[rows] == data.tables.head[q]) & (rows != q)
     f["same_chapter"] = data.chapter[rows] == data.chapter[q]
     return f
 
 
 def shared_gem_rows(data: SimilarData, q: int) -> np.ndarray:
-    gem = data.schemes["gem"]
+    gem = data.tables.schemes["gem"]
     parts = [gem.by_group.members(g) for g in gem.of(q)]
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
@@ -74,10 +74,10 @@ def describe(data: SimilarData, q: int, row: int, flags: dict[str, bool], semant
     if flags["child"]:
         out.append("more specific code")
     if flags["sibling"]:
-        anchor = data.anchor.of[q]
-        out.append(f"{ANCHOR_WORDS.get(data.kind[anchor], 'same parent code')} ({data.code[anchor]})")
+        anchor = data.tables.anchor.of[q]
+        out.append(f"{ANCHOR_WORDS.get(data.tables.kind[anchor], 'same parent code')} ({data.tables.code[anchor]})")
     if flags["category"]:
-        out.append(f"same category ({data.code[data.category.of[q]]})")
+        out.append(f"same category ({data.tables.code[data.tables.category.of[q]]})")
     if flags["ccs"]:
         out.append(f"same CCS group: {group_label(data, 'ccs', q)}")
     elif flags["ccs_level2"]:
@@ -94,22 +94,22 @@ def describe(data: SimilarData, q: int, row: int, flags: dict[str, bool], semant
 
 
 def group_label(data: SimilarData, scheme: str, row: int) -> str:
-    groups = data.schemes[scheme]
-    number = data.single[scheme][row]
+    groups = data.tables.schemes[scheme]
+    number = data.tables.single[scheme][row]
     label = _CCS_NUMBER.sub("", groups.labels[number])
     return label or groups.names[number].split(":", 1)[1]
 
 
 def _gem_names(data: SimilarData, row: int) -> list[str]:
-    gem = data.schemes["gem"]
+    gem = data.tables.schemes["gem"]
     return [gem.names[g].split(":", 1)[1] for g in gem.of(row)]
 
 
 def family_reason(data: SimilarData, q: int, row: int) -> str:
     what = "same procedure" if data.system[q] == PCS else "same code"
-    if data.side[row] != data.side[q]:
-        return f"{what}, other side ({data.side[row]})"
-    detail = f" ({str(data.detail[row]).lower()})" if data.detail[row] else ""
+    if data.tables.side[row] != data.tables.side[q]:
+        return f"{what}, other side ({data.tables.side[row]})"
+    detail = f" ({str(data.tables.detail[row]).lower()})" if data.tables.detail[row] else ""
     if data.system[q] == PCS:
         return f"{what}, other qualifier{detail}"
     return f"{what}, other 7th character{detail}"
