@@ -60,7 +60,9 @@ def mine_cached(found: Iterable[tuple[str, str]], cache_dir: Path) -> dict[str, 
 
 
 def mine(found: Iterable[tuple[str, str]], min_support: int = MIN_SUPPORT) -> dict[str, str]:
-    """Abbreviation -> the title word it stands for, for words that titles themselves (almost) never use."""
+    """Abbreviation -> the title word it stands for, for words that titles themselves (almost) never use; and the
+    claim parts (`parts`) beside them."""
+    found = list(found)  # read twice: word alignment, then whole parts
     meanings: dict[str, Counter[str]] = defaultdict(Counter)
     title_words: Counter[str] = Counter()
     for short, title in found:

@@ -96,3 +96,9 @@ def test_a_query_part_that_claim_text_writes_for_a_phrase_is_searched_as_the_phr
     assert (("endo",), ("endoscopic",)) in inside.slots and not any("via" in a for s in inside.slots for a in s)
     plain = understanding.understand("Destruction of Bronchus, Endo", "icd10pcs", frozenset(qu.FEATURES) - {"claim_parts"})
     assert not any("via" in a for s in plain.slots for a in s)
+
+
+def test_mining_reads_its_pairs_twice_so_a_generator_gives_the_same_table():
+    pairs = [(f"Excise Thing {n}, Endo", f"Excision of Thing {n}, Via Natural or Artificial Opening Endoscopic")
+             for n in range(25)]
+    assert ab.mine(iter(pairs)) == ab.mine(pairs) and ab.PART + "endo" in ab.mine(iter(pairs))
