@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import json
-import queue
-import sqlite3
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import faiss
 import numpy as np
@@ -14,52 +11,15 @@ import numpy as np
 from embeddings.codesets.content import ContentEntry
 from embeddings.index import format as fmt
 from embeddings.index.dense import read_dense
+from embeddings.index.lexical_reads import LexicalReads
+from embeddings.index.pool import Pool
 from embeddings.index.rows import CodeRow, GemRow, GroupingTables, HierarchyRow, KeyRow, code_row
 from embeddings.records import INACTIVE, Code, code_key
 
-# Connections opened when an index is loaded and kept until it is dropped: a rebuild that prunes this build's
-# directory cannot take the files from under a running server (open files outlive their directory entries).
-POOL_SIZE = 8
 ROW_COLUMNS = "id, system, code, title, billable, kind, chapter, parent"
 
 
-MMAP_BYTES = 1 << 30  # SQLite reads the catalogue through a memory map of up to this size
-
-
-class _Pool:
-    """Read-only connections to one SQLite file, all opened now; a query borrows one and gives it back."""
-
-    def __init__(self, path: Path, size: int = POOL_SIZE):
-        self._free: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
-        for _ in range(size):
-            connection = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
-            connection.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # pages shared by every process, not copied
-            self._free.put(connection)
-
-    @contextmanager
-    def connection(self) -> Iterator[sqlite3.Connection]:
-        conn = self._free.get()
-        try:
-            yield conn
-        finally:
-            self._free.put(conn)
-
-    def all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.connection() as conn:
-            return conn.execute(sql, list(args)).fetchall()
-
-    def one(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        with self.connection() as conn:
-            row: tuple[Any, ...] | None = conn.execute(sql, list(args)).fetchone()
-            return row
-
-
-# BM25 column weights of the lexical table: a word in the title counts most, then synonyms, then the short
-# description (claim text), then context (hierarchy, axis labels, inherited synonyms).
-BM25_WEIGHTS = (10.0, 4.0, 1.0, 2.0)
-
-
-class IndexStore:
+class IndexStore(LexicalReads):
     """One built index, opened once per process and never written; safe to share between threads."""
 
     def __init__(self, directory: Path, verify_checksums: bool = True, ef_search: int = 128):
@@ -78,10 +38,10 @@ class IndexStore:
         self.ids: dict[str, np.ndarray] = {}
         for system in self.systems:
             self.dense[system], self.ids[system] = read_dense(self.directory, system, ef_search)
-        self._catalogue = _Pool(self.directory / fmt.CATALOGUE)
+        self._catalogue = Pool(self.directory / fmt.CATALOGUE)
         groupings = self.directory / fmt.GROUPINGS
         self.groupings_path: Path | None = groupings if groupings.exists() else None
-        self._groupings = _Pool(groupings, size=2) if self.groupings_path else None
+        self._groupings = Pool(groupings, size=2) if self.groupings_path else None
         rows = self._catalogue.all("SELECT billable, chapter, system, key, kind FROM codes ORDER BY id")
         self.billable = np.fromiter((r[0] for r in rows), dtype=bool, count=len(rows))
         self.inactive = np.fromiter((r[4] == INACTIVE for r in rows), dtype=bool, count=len(rows))
@@ -153,6 +113,12 @@ class IndexStore:
                                     (system, len(prefix), prefix))
         return [r[0] for r in found]
 
+    def first_title_words(self, system: str) -> set[str]:
+        """The distinct first words of the system's titles (PCS: its root operations, 'Excision', 'Insertion')."""
+        found = self._catalogue.all("SELECT DISTINCT substr(title, 1, instr(title || ' ', ' ') - 1) FROM codes "
+                                    "WHERE system = ?", (system,))
+        return {str(r[0]) for r in found}
+
     def titles(self, system: str) -> list[str]:
         return [r[0] for r in self._catalogue.all("SELECT title FROM codes WHERE system = ?", (system,))]
 
@@ -198,62 +164,10 @@ class IndexStore:
                                   [system, *args, cap])
         return int(row[0]) if row else 0
 
-    # -- lexical ------------------------------------------------------------------------------------
-    def vocabulary(self) -> dict[str, int]:
-        return {w: int(f) for w, f in self._catalogue.all("SELECT word, freq FROM vocabulary")}
-
-    def term_documents(self) -> tuple[dict[str, int], dict[str, int]]:
-        """Documents the lexical table matches a word in (every column, claim text too): by stored term, as the
-        tokenizer stores it ('fx', 'fractur'), and by vocabulary word through its stem ('fractures' -> 'fractur'),
-        stemmed by SQLite's own tokenizer in a temporary table."""
-        with self._catalogue.connection() as conn:
-            for sql in ("CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_terms USING fts5vocab(main, lexical, row)",
-                        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.stems USING fts5(word, tokenize = {fmt.TOKENIZE}, "
-                        "detail = column)",
-                        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_terms USING fts5vocab(temp, stems, instance)",
-                        "DELETE FROM temp.stems"):
-                conn.execute(sql)
-            counts = {str(t): int(n) for t, n in conn.execute("SELECT term, doc FROM temp.lexical_terms")}
-            words = [str(w) for (w,) in conn.execute("SELECT word FROM vocabulary")]
-            conn.executemany("INSERT INTO temp.stems(rowid, word) VALUES (?, ?)", enumerate(words))
-            stems = conn.execute("SELECT doc, term FROM temp.stem_terms").fetchall()
-            conn.execute("DELETE FROM temp.stems")
-        return counts, {words[doc]: counts.get(stem, 0) for doc, stem in stems}
-
-    def abbreviations(self) -> dict[str, str]:
-        """Claim abbreviation -> the title word it stands for, as mined when the index was built."""
-        return {w: e for w, e in self._catalogue.all("SELECT word, expansion FROM abbreviations")}
-
-    def lexical_matches(self, expression: str) -> bool:
-        """True when some document of the default scope matches the FTS5 expression."""
-        if not self._scoped:
-            return self._catalogue.one("SELECT 1 FROM lexical WHERE lexical MATCH ? LIMIT 1", (expression,)) is not None
-        sql = (f"SELECT 1 FROM lexical JOIN codes c ON c.id = lexical.rowid WHERE lexical MATCH ? AND c.system IN "
-               f"({','.join('?' * len(self.scope))}) LIMIT 1")
-        return self._catalogue.one(sql, (expression, *self.scope)) is not None
-
-    def lexical_texts(self, ids: Sequence[int]) -> dict[int, str]:
-        """Every lexical column of the rows, joined: what a lexical match could have matched."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        found = self._catalogue.all(f"SELECT rowid, title, terms, context, claim FROM lexical WHERE rowid IN ({marks})",
-                                    list(ids))
-        return {int(r[0]): " | ".join(r[1:]) for r in found}
-
-    def lexical(self, expression: str, system: str | None, limit: int) -> list[int]:
-        """Row ids matching the FTS5 expression, best BM25 first, in one system or in the default scope."""
-        systems = [system] if system else list(self.scope) if self._scoped else []
-        where = f" AND c.system IN ({','.join('?' * len(systems))})" if systems else ""
-        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-        sql = (f"SELECT c.id FROM lexical JOIN codes c ON c.id = lexical.rowid WHERE lexical MATCH ?{where} "
-               f"ORDER BY bm25(lexical, {weights}) LIMIT ?")
-        return [int(r[0]) for r in self._catalogue.all(sql, [expression, *systems, limit])]
-
     # -- groupings ----------------------------------------------------------------------------------
     def grouping_tables(self, schemes: Sequence[str], path: Path | None = None) -> GroupingTables | None:
         """groupings.sqlite of this index (or another file at `path`, for measurements), read whole."""
-        pool = _Pool(path, size=1) if path is not None else self._groupings
+        pool = Pool(path, size=1) if path is not None else self._groupings
         if pool is None:
             return None
         out: dict[str, list[tuple[str, str, str]]] = {s: [] for s in schemes}
