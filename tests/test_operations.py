@@ -12,7 +12,8 @@ from service.search.rolldown import roll_down
 
 REMOVALS = ["Removal of Drainage Device from Gallbladder, Open Approach",
             "Removal of Spacer from Right Knee Joint, Percutaneous Approach",
-            "Removal of Intraluminal Device from Gallbladder, Open Approach"]
+            "Removal of Intraluminal Device from Gallbladder, Open Approach",
+            "Removal of Splint on Right Upper Arm"]
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +23,8 @@ def operations():
 
 def test_device_words_come_from_removal_titles_without_body_part_words():
     words = ops.device_words(REMOVALS)
-    assert {"drainage", "device", "spacer", "intraluminal"} <= words
-    assert not {"gallbladder", "knee", "joint", "right", "open"} & words
+    assert {"drainage", "device", "spacer", "intraluminal", "splint"} <= words
+    assert not {"gallbladder", "knee", "joint", "right", "open", "arm"} & words
 
 
 def test_removal_of_a_body_part_is_resection_or_excision_not_device_removal(operations):
@@ -34,6 +35,20 @@ def test_removal_of_a_body_part_is_resection_or_excision_not_device_removal(oper
     assert operations.read(["kidney", "stone", "removal"]).operations == ("Extirpation",)
     assert operations.read(["knee", "scope"]).operations == ("Inspection",)
     assert operations.read(["heart", "failure"]) is None
+
+
+def test_a_query_in_pcs_terms_keeps_its_own_root_operation():
+    # Claim and title text name the root operation first; an everyday word later in it is part of a device
+    # ('Infusion Device'), not a second operation.
+    roots = ops.root_words(["Insertion", "Revision", "Removal", "Resection", "Plain"])
+    operations = ops.Operations(ops.load_rules(), ops.device_words(REMOVALS), roots)
+    for words in (["insertion", "of", "infusion", "device", "into", "brain"], ["revise", "infusion", "dev", "in", "brain"]):
+        assert operations.read(words) is None, words
+    assert operations.read(["brain", "infusion"]).operations == ("Introduction",)  # everyday words still read
+    # Claim text writes the device in abbreviations: spelt out, they tell a device from a body part.
+    words = ["removal", "of", "drain", "dev", "from", "gallbladder"]
+    assert operations.read(words).operations == ("Resection", "Excision")
+    assert operations.read(words, {"drain": "drainage", "dev": "device"}).operations == ("Removal",)
 
 
 def test_every_rule_names_a_known_object_and_a_root_operation():

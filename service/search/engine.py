@@ -66,7 +66,8 @@ class SearchEngine:
         table = terms.load_table()
         protected = {w for k in table for w in k} | (encoder.vocabulary() if encoder is not None else set())
         speller = spelling.Speller(self.vocabulary, self._known_word, protected)
-        operations = ops.Operations(ops.load_rules(), ops.device_words(store.titles_starting("icd10pcs", "Removal of ")))
+        operations = ops.Operations(ops.load_rules(), ops.device_words(store.titles_starting("icd10pcs", "Removal of ")),
+                                    ops.root_words(store.first_title_words("icd10pcs")))
         self.understanding = qu.Understanding(table, speller, store.abbreviations(), self._official_word, operations,
                                               morphology.Morphology(morphology.load_parts(), self.vocabulary))
         self.ranker = ranker.load()
@@ -167,6 +168,8 @@ class SearchEngine:
         matches = self.codes.search(parsed.code, system, k) if parsed.code else []
         fusion.add("code", matches)
         if mode in ("hybrid", "lexical"):
+            if u.claim_text and not matches:
+                fusion.add("claim", self.words.whole_claims(parsed.text, system))
             fusion.add("lexical", self.words.search_understood(u, system, k))
         # A query that is a code ("k922") has no meaning to search for in words once it matched codes.
         if mode in ("hybrid", "dense") and not matches:

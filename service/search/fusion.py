@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Path weights in the fusion: a code match counts four times a word or a meaning match at the same rank.
-WEIGHTS = {"code": 4.0, "lexical": 1.0, "dense": 1.0}
-# An exact code match ("k922" -> K92.2) is pinned above everything else.
+WEIGHTS = {"code": 4.0, "claim": 4.0, "lexical": 1.0, "dense": 1.0}
+# An exact code match ("k922" -> K92.2), or claim text equal to a code's, is pinned above everything else.
 EXACT_CODE_BOOST = 10.0
 # A lexical hit that matched only some of the query words ("heart" of "heart attack") counts for less.
 PARTIAL_MATCH_WEIGHT = 0.5

@@ -6,7 +6,7 @@ import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import embeddings
 from service.search import query as q
@@ -15,7 +15,8 @@ TABLE = Path(embeddings.__file__).parent / "terms" / "operations.tsv"
 OBJECTS = ("body part", "device", "matter", "any")
 # What PCS Extirpation takes out: "solid matter such as foreign body, thrombus, or calculus" (its definition).
 MATTER_WORDS = frozenset("stone calculus calculi clot thrombus embolus foreign matter debris".split())
-_REMOVAL_TITLE = re.compile(r"^Removal of (.+?) from (.+?)(?:,|$)")
+# 'Removal of <device> from <body part>, <approach>', and in Placement 'Removal of <device> on <body region>'.
+_REMOVAL_TITLE = re.compile(r"^Removal of (.+?) (?:from|on) (.+?)(?:,|$)")
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def load_rules(path: Path = TABLE) -> dict[tuple[str, ...], tuple[Rule, ...]]:
 
 
 def device_words(removal_titles: Iterable[str]) -> frozenset[str]:
-    """Words naming devices, from the PCS titles 'Removal of <device> from <body part>': words of the device
+    """Words naming devices, from the PCS titles 'Removal of <device> from (on) <body part>': words of the device
     phrases that no body-part phrase uses."""
     devices: set[str] = set()
     parts: set[str] = set()
@@ -58,10 +59,21 @@ def device_words(removal_titles: Iterable[str]) -> frozenset[str]:
     return frozenset(w for w in devices - parts - q.STOPWORDS if len(w) > 2)
 
 
+def root_words(first_words: Iterable[str]) -> frozenset[str]:
+    """The stems (first STEM letters) of the words PCS titles begin with, their root operations ('Insertion',
+    'Revision', 'Excision'), which claim text shortens ('Insert', 'Revise', 'Excise')."""
+    return frozenset(w.lower()[:q.STEM] for w in first_words if len(w) > 3 and w.isalpha())
+
+
 class Operations:
-    def __init__(self, rules: dict[tuple[str, ...], tuple[Rule, ...]], devices: frozenset[str]):
-        self.rules, self.devices = rules, devices
+    def __init__(self, rules: dict[tuple[str, ...], tuple[Rule, ...]], devices: frozenset[str],
+                 roots: frozenset[str] = frozenset()):
+        self.rules, self.devices, self.roots = rules, devices, roots
         self.longest = max((len(k) for k in rules), default=0)
+
+    def names_root(self, word: str) -> bool:
+        """True for a PCS root operation's name or its claim form ('insertion', 'insert')."""
+        return len(word) > 3 and word[:q.STEM] in self.roots
 
     def is_term(self, words: list[str]) -> bool:
         return self.find(words) is not None
@@ -82,12 +94,16 @@ class Operations:
             return "device"
         return "body part"
 
-    def read(self, words: list[str]) -> Reading | None:
+    def read(self, words: list[str], spelt: Mapping[str, str] | None = None) -> Reading | None:
+        """`spelt`: claim abbreviations of the query spelt out ('dev' -> 'device'), so claim text's objects count."""
         found = self.find(words)
         if found is None:
             return None
         start, length, rules = found
-        obj = self.object_of(words[:start] + words[start + length:])
+        if start > 0 and self.names_root(words[0]):
+            return None  # in PCS's own terms already: 'Insertion of Infusion Device' names no Introduction
+        rest = words[:start] + words[start + length:]
+        obj = self.object_of(rest + [spelt[w] for w in rest if spelt and w in spelt])
         meant = [r for r in rules if r.object in (obj, "any")]
         if not meant:
             return None

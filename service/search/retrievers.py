@@ -8,6 +8,7 @@ from threading import Lock
 
 import numpy as np
 
+from embeddings.abbreviations import claim_words
 from embeddings.encoders import Encoder
 from embeddings.index.store import IndexStore
 from service.search import query as q
@@ -24,7 +25,11 @@ MAX_ANY_WORDS = 8  # the any-word stage of a long query uses its rarest words on
 # words: the same order at the top, for a bounded cost.
 ANCHOR_POSTINGS = 5000
 MIN_PREFIX = 3  # typeahead completes a last word of at least this many letters
-OFFICIAL_COLUMNS = "title terms context"  # every lexical column but the claim text
+# Words are matched in the official text only. Claim text (CMS short descriptions) is matched whole, as an
+# identifier: word by word, a sibling's claim shares every abbreviation of the query but one and outranks the code.
+OFFICIAL_COLUMNS = ("title", "terms", "context")
+MIN_CLAIM_WORDS = 2  # a one-word query is searched as a word, not as a whole claim text
+CLAIM_LOOKUP = 8  # claim texts starting with the query's words that are read to find the one equal to it
 _TEXT_WORD = re.compile(r"[a-z0-9]+")
 GUARD_DEPTH = 40  # lexical candidates the stem-collision guard reads; deeper ones add little to the fusion
 
@@ -74,16 +79,26 @@ class LexicalRetriever:
         stages = [(q.fts_slots(u.slots), 1.0)]
         if len(u.any_words) > 1:
             stages += self.any_word_stage(self.or_words(u.any_words), anchored=u.anchored)
-        if not u.claim_text:
-            stages = [(f"{{{OFFICIAL_COLUMNS}}} : ({expression})", weight) for expression, weight in stages]
+        official = " ".join(OFFICIAL_COLUMNS)
+        stages = [(f"{{{official}}} : ({expression})", weight) for expression, weight in stages]
         found = self._staged(stages, system, limit)
         return self.forms_first(found, u.slots) if u.stem_guard else found
+
+    def whole_claims(self, text: str, system: str | None) -> list[Candidate]:
+        """Codes whose claim text is the query word for word (case, punctuation and 'w/o' forms aside): pasted
+        from a claim, it names its code as the code itself would, and is pinned first like an exact code."""
+        words = claim_words(text)
+        if len(words) < MIN_CLAIM_WORDS:
+            return []
+        expression = "claim : ^" + q.fts_phrase(" ".join(words))
+        return [Candidate(i, 1.0, "claim text", exact=True)
+                for i, claim in self.store.claims(expression, system, CLAIM_LOOKUP) if claim_words(claim) == words]
 
     def forms_first(self, found: list[Candidate], slots: tuple[tuple[tuple[str, ...], ...], ...]) -> list[Candidate]:
         """Stem-collision guard: of the top GUARD_DEPTH, candidates that hold a form of every slot's words keep
         their BM25 order ahead of those the stemmer alone matched ('fits' finds seizures before 'Device Fitting')."""
         head, rest = found[:GUARD_DEPTH], found[GUARD_DEPTH:]
-        texts = self.store.lexical_texts([c.id for c in head])
+        texts = self.store.lexical_texts([c.id for c in head], OFFICIAL_COLUMNS)
         good: list[Candidate] = []
         weak: list[Candidate] = []
         for c in head:

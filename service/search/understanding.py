@@ -60,7 +60,7 @@ class Understood:
     intent: str = ""  # "icd10pcs" when the query asks for a procedure
     operations: tuple[str, ...] = ()  # PCS root operations an everyday word means here ('removal' -> Resection)
     not_operations: tuple[str, ...] = ()  # ... and those it does not mean here (Removal, of a device)
-    claim_text: bool = True  # lexical search also reads the short descriptions (claim text)
+    claim_text: bool = True  # a query equal to a code's short description (claim text) finds that code first
     stem_guard: bool = True  # lexical hits holding a form of each query word go before stemmer-only matches
     anchored: bool = True  # the any-word stage matches only documents holding one of its rarest words (bounded cost)
     seventh: str = ""  # the 7th character a claim-style query names ('7thG' -> 'G')
@@ -106,7 +106,7 @@ class Understanding:
         parts = self._parts(words, matches, spelt) if self.morphology and "morphology" in features else {}
         corrections = self._corrections(words, matches, {**spelt, **parts}) \
             if self.speller and "spell" in features else {}
-        reading = self._operation(words, matches, system) if "operations" in features else None
+        reading = self._operation(words, matches, system, spelt) if "operations" in features else None
         slots, any_words, expansions, i = [], [], [], 0
         while i < len(words):
             if reading and i == reading.start:  # the everyday word or the root operations it means
@@ -167,11 +167,12 @@ class Understanding:
             anchored="anchors" in features,
         )
 
-    def _operation(self, words: list[str], matches: Matches, system: str | None) -> Reading | None:
+    def _operation(self, words: list[str], matches: Matches, system: str | None,
+                   spelt: Mapping[str, str]) -> Reading | None:
         """The root operations a procedure query's everyday word means, when no table term already covers it."""
         if self.operations is None or system not in (None, "icd10pcs") or CONDITION_WORDS & set(words):
             return None
-        reading = self.operations.read(words)
+        reading = self.operations.read(words, spelt)
         if reading is None:
             return None
         covered = _covered(matches)
