@@ -100,6 +100,46 @@ def test_an_unchanged_rebuild_links_the_similar_codes_tables_and_a_changed_one_c
     assert tables is not None and len(tables.code) == ix.read_manifest(changed)["counts"]["codes"]
 
 
+def test_a_rebuild_from_the_same_inputs_links_catalogue_and_groupings_and_changed_inputs_write_them(tmp_path):
+    settings = _settings(tmp_path)
+    build_index(settings, SMALL, log=_quiet)
+    old = settings.index_dir.resolve()
+    build_index(_settings(tmp_path, hnsw_m=16), SMALL, log=_quiet)  # other dense settings: same tables
+    new = settings.index_dir.resolve()
+    assert ix.read_manifest(new)["build"]["tables_reused"] is True
+    for name in (ix.CATALOGUE, ix.GROUPINGS):
+        assert (new / name).stat().st_ino == (old / name).stat().st_ino
+    assert SearchEngine.open(settings).search("widget").hits
+    with open(new / ix.CATALOGUE, "r+b") as fh:  # a damaged catalogue of the serving build is never linked
+        fh.seek(-8, os.SEEK_END)
+        fh.write(b"\x01" * 8)
+    build_index(settings, SMALL, log=_quiet)
+    assert ix.read_manifest(settings.index_dir)["build"]["tables_reused"] is False
+    held = BuildRequest(systems=SMALL.systems, sources=SMALL.sources, custom=SMALL.custom,
+                        held_out={("icd10cm", "M10"): frozenset({"widget"})})
+    build_index(settings, held, log=_quiet)  # held-out terms change the documents: written afresh
+    assert ix.read_manifest(settings.index_dir)["build"]["tables_reused"] is False
+
+
+def test_loaded_code_sets_are_cached_by_their_inputs_and_a_damaged_cache_file_is_loaded_again(tmp_path):
+    from embeddings.index import reuse
+    from embeddings.index.build import load_codesets
+
+    calls = []
+
+    def load():
+        calls.append(1)
+        return load_codesets(SMALL)
+    first = reuse.load_cached(SMALL, tmp_path, load)
+    again = reuse.load_cached(SMALL, tmp_path, load)
+    assert len(calls) == 1 and again == first
+    other = BuildRequest(systems=("icd10cm",), sources=SMALL.sources)
+    assert reuse.load_cached(other, tmp_path, lambda: load_codesets(other)) != first
+    for cached in (tmp_path / "codesets").glob("*.pickle"):
+        cached.write_bytes(b"not a pickle")
+    assert reuse.load_cached(SMALL, tmp_path, load) == first and len(calls) == 2
+
+
 def test_new_build_swaps_in_atomically_and_old_build_stays_readable(tmp_path):
     settings = _settings(tmp_path)
     build_index(settings, SMALL, log=_quiet)

