@@ -257,6 +257,27 @@ def test_truncated_or_corrupted_files_are_detected(tmp_path):
         SearchEngine.open(settings)
 
 
+def test_a_server_start_hashes_each_index_file_once_and_still_finds_a_file_changed_since(tmp_path, monkeypatch):
+    from embeddings import files
+    from embeddings.index.store import IndexStore
+
+    settings = _settings(tmp_path)
+    build_index(settings, SMALL, log=_quiet)
+    IndexStore(settings.index_dir, memo_dir=settings.cache_dir)  # the first start hashes every file
+    hashed = []
+    real = files.file_digest
+    monkeypatch.setattr(files, "file_digest", lambda path: hashed.append(path) or real(path))
+    IndexStore(settings.index_dir, memo_dir=settings.cache_dir)
+    assert hashed == []  # a second start (another worker) reads the digests it can trust
+    catalogue = settings.index_dir / ix.CATALOGUE
+    data = bytearray(catalogue.read_bytes())
+    data[-9] ^= 0xFF  # same size, other bytes, rewritten in place
+    catalogue.write_bytes(bytes(data))
+    with pytest.raises(ix.IndexLoadError, match="fails its checksum"):
+        IndexStore(settings.index_dir, memo_dir=settings.cache_dir)
+    assert [p.name for p in hashed] == [ix.CATALOGUE]
+
+
 def test_missing_index_says_how_to_build(tmp_path):
     with pytest.raises(ix.IndexLoadError, match="medcodes build"):
         SearchEngine.open(_settings(tmp_path))

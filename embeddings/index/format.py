@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-from embeddings.files import file_digest
+from embeddings.files import DigestMemo, file_digest
 from embeddings.records import SystemInfo
 
 FORMAT = 2  # 2: the claim column (short descriptions) and the mined abbreviations table
@@ -87,7 +87,10 @@ def read_manifest(directory: Path) -> dict:
     return manifest
 
 
-def verify_files(directory: Path, manifest: dict, checksums: bool = True) -> None:
+def verify_files(directory: Path, manifest: dict, checksums: bool = True, memo: DigestMemo | None = None) -> None:
+    """Every file the manifest lists is there with its size and (with `checksums`) its sha256; `memo` skips the
+    files hashed before and unchanged since."""
+    digest = memo.digest if memo is not None else file_digest
     for name, meta in manifest.get("files", {}).items():
         path = Path(directory) / name
         if not path.exists():
@@ -95,7 +98,7 @@ def verify_files(directory: Path, manifest: dict, checksums: bool = True) -> Non
         if path.stat().st_size != meta["bytes"]:
             raise IndexLoadError(f"index file {name} is {path.stat().st_size} bytes, the manifest says {meta['bytes']}: "
                                  "it is truncated or was changed. Rebuild with `medcodes build`.")
-        if checksums and file_digest(path) != meta["sha256"]:
+        if checksums and digest(path) != meta["sha256"]:
             raise IndexLoadError(f"index file {name} fails its checksum: it is corrupted. Rebuild with `medcodes build`.")
 
 

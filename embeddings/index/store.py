@@ -9,6 +9,7 @@ import faiss
 import numpy as np
 
 from embeddings.codesets.content import ContentEntry
+from embeddings.files import DigestMemo
 from embeddings.index import format as fmt
 from embeddings.index.dense import read_dense
 from embeddings.index.lexical_reads import LexicalReads
@@ -22,11 +23,15 @@ ROW_COLUMNS = "id, system, code, title, billable, kind, chapter, parent"
 class IndexStore(LexicalReads):
     """One built index, opened once per process and never written; safe to share between threads."""
 
-    def __init__(self, directory: Path, verify_checksums: bool = True, ef_search: int = 128):
+    def __init__(self, directory: Path, verify_checksums: bool = True, ef_search: int = 128,
+                 memo_dir: Path | None = None):
+        """`memo_dir`: where digests of files already verified on this machine are kept (the cache folder)."""
         # Resolve the symlink once: a rebuild swapping the link later cannot mix files of two builds.
         self.directory = Path(directory).resolve()
         self.manifest = fmt.read_manifest(self.directory)
-        fmt.verify_files(self.directory, self.manifest, checksums=verify_checksums)
+        memo = DigestMemo(memo_dir)
+        fmt.verify_files(self.directory, self.manifest, checksums=verify_checksums, memo=memo)
+        memo.save()
         self.systems: dict[str, dict] = dict(self.manifest["systems"])
         # What a search of "all" systems covers: the current code sets and any custom ones, not the systems reached
         # only by name (retired ICD-9-CM, MS-DRG).

@@ -91,7 +91,8 @@ class SearchEngine:
 
     @classmethod
     def open(cls, settings: Settings, encoder: Encoder | None = None) -> "SearchEngine":
-        store = IndexStore(Path(settings.index_dir), settings.verify_checksums, settings.hnsw_ef_search)
+        store = IndexStore(Path(settings.index_dir), settings.verify_checksums, settings.hnsw_ef_search,
+                           Path(settings.cache_dir))
         if encoder is None and store.stage == "full":
             encoder = make_encoder(settings.encoder, settings.model, settings.threads, Path(settings.cache_dir))
         return cls(store, encoder, settings)
