@@ -256,6 +256,8 @@ def test_openapi_documents_every_endpoint_and_its_errors(client):
     schemas = {p["name"]: p["schema"] for p in search["parameters"]}
     assert schemas["limit"]["maximum"] == 100 and schemas["q"]["maxLength"] == 500
     assert schemas["mode"]["enum"] == ["hybrid", "lexical", "dense"]
+    # what this server loaded is written in when the schema is first asked for
+    assert schemas["system"]["enum"][:2] == ["", "all"] and "icd10pcs" in schemas["system"]["enum"]
     record = paths["/api/codes/{system}/{code}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert record == {"$ref": "#/components/schemas/CodeRecordOut"}
     lookup = paths["/fhir/CodeSystem/$lookup"]["post"]
