@@ -34,6 +34,8 @@ class Settings:
     query_cache_size: int = _setting(4096, "Query embeddings kept in memory for repeated queries.")
     rrf_k: int = _setting(60, "Reciprocal-rank-fusion constant.")
     candidates: int = _setting(100, "Candidates each retrieval path contributes before fusion.")
+    overlap_paths: bool = _setting(True, "Run the meaning path (query encoding, FAISS) on a second thread while the "
+                                   "word path runs; the same results, sooner on an idle core.")
     verify_checksums: bool = _setting(True, "Verify manifest checksums of index files when loading.")
     admin_token: str = _setting("", "Token that enables POST /admin/reload; empty disables it.")
     watch_seconds: float = _setting(0.0, "Every this many seconds, reload when the index link points at a new build "

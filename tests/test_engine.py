@@ -2,6 +2,7 @@
 import pytest
 
 from service.search import query as q
+from service.search.engine import SearchEngine
 from service.search.query import QueryError, looks_like_code, parse
 
 
@@ -124,3 +125,12 @@ def test_anchored_any_word_expression_matches_only_anchor_documents(engine):
     assert set(anchored) == only_rare and only_rare < plain
     both = set(store.lexical(q.fts_expression((rare, other), "AND"), None, 1000))
     assert both and set(anchored[:len(both)]) == both  # documents holding both words still rank first
+
+
+def test_the_meaning_path_on_its_own_thread_gives_the_same_results(engine):
+    serial = SearchEngine(engine.store, engine.encoder, engine.settings.replace(overlap_paths=False))
+    assert engine.settings.overlap_paths
+    for text in ("femur fracture left", "appendicitis", "gallbladder removal", "k92", "diabetes with kidney"):
+        for mode in ("hybrid", "dense", "lexical"):
+            a, b = engine.search(text, mode=mode), serial.search(text, mode=mode)
+            assert [(h.code, h.score, h.reasons) for h in a.hits] == [(h.code, h.score, h.reasons) for h in b.hits]

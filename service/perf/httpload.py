@@ -70,6 +70,10 @@ class Server:
         """Proportional memory of the server and its workers (a page shared by two processes counts half in each)."""
         return memory_mb([self.proc.pid] + children(self.proc.pid), "smaps_rollup", "Pss:")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server and its workers have used so far, from /proc."""
+        return cpu_seconds([self.proc.pid] + children(self.proc.pid))
+
     def __exit__(self, *exc) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -85,6 +89,19 @@ def children(pid: int) -> list[int]:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the processes (fields 14 and 15 of /proc/PID/stat, after the command name), in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / ticks
 
 
 def memory_mb(pids: list[int], proc_file: str, field: str) -> float:

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from threading import Lock
 
 from embeddings.encoders import Encoder, make_encoder
 from embeddings.index import format as ix
@@ -16,7 +18,7 @@ from service.search import coverage, morphology, ranker, spelling, steering, ter
 from service.search import operations as ops
 from service.search import query as q
 from service.search import understanding as qu
-from service.search.fusion import Fusion
+from service.search.fusion import Candidate, Fusion
 from service.search.query import STEM
 from service.search.retrievers import CodeRetriever, DenseRetriever, LexicalRetriever, QueryEmbeddings
 from service.search.rolldown import SPECIFIC_WORDS, roll_down
@@ -25,6 +27,7 @@ MODES = ("hybrid", "lexical", "dense")
 # Query-understanding features on by default; the evaluation's ablation says what each one adds.
 DEFAULT_FEATURES = frozenset(qu.FEATURES)
 INACTIVE_FACTOR = 0.5
+PATH_THREADS = 4  # meaning-path threads: queries of a server's request threads wait their turn beyond this
 _TITLE_WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -168,17 +171,26 @@ class SearchEngine:
         fusion = Fusion(self.settings.rrf_k)
         matches = self.codes.search(parsed.code, system, k) if parsed.code else []
         fusion.add("code", matches)
+        # A query that is a code ("k922") has no meaning to search for in words once it matched codes.
+        meaning = mode in ("hybrid", "dense") and not matches and self.meaning is not None
+        dense: Future[list[Candidate]] | None = None
+        if meaning and self.settings.overlap_paths and mode == "hybrid":
+            # ONNX Runtime, FAISS and SQLite release the GIL: encoding runs while FTS5 ranks.
+            dense = _paths().submit(self._meaning, u.dense_text, system, k)
         if mode in ("hybrid", "lexical"):
             if u.claim_text and not matches:
                 fusion.add("claim", self.words.whole_claims(parsed.text, system))
             fusion.add("lexical", self.words.search_understood(u, system, k))
-        # A query that is a code ("k922") has no meaning to search for in words once it matched codes.
-        if mode in ("hybrid", "dense") and not matches:
-            if self.meaning is not None:
-                fusion.add("dense", self.meaning.search(u.dense_text, system, k))
-            elif mode == "dense":  # semantic search is warming up: words stand in, and the result says so
-                fusion.add("lexical", self.words.search_understood(u, system, k))
+        if meaning:
+            fusion.add("dense", dense.result() if dense is not None else self._meaning(u.dense_text, system, k))
+        elif mode == "dense" and not matches and self.meaning is None:
+            # semantic search is warming up: words stand in, and the result says so
+            fusion.add("lexical", self.words.search_understood(u, system, k))
         return fusion
+
+    def _meaning(self, text: str, system: str | None, k: int) -> list[Candidate]:
+        assert self.meaning is not None
+        return self.meaning.search(text, system, k)
 
     def _steer(self, ranked: list[int], fusion: Fusion, u: qu.Understood) -> list[int]:
         """Re-order the top candidates by agreement with the query's side (left/right) and encounter."""
@@ -245,6 +257,19 @@ class SearchEngine:
         reason = {"lexical": "words"}
         return [self._hit(rows[c.id], 0.0, [reason.get(c.reason, c.reason)], parsed.words)
                 for c in chosen if c.id in rows]
+
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = Lock()
+
+
+def _paths() -> ThreadPoolExecutor:
+    """The threads the meaning path runs on beside the word path, one pool for the process (engines come and go
+    with reloads)."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=PATH_THREADS, thread_name_prefix="medcodes-meaning"))
+        return _POOL[0]
 
 
 def matched_words(title: str, words: tuple[str, ...]) -> list[str]:
