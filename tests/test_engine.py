@@ -134,3 +134,10 @@ def test_the_meaning_path_on_its_own_thread_gives_the_same_results(engine):
         for mode in ("hybrid", "dense", "lexical"):
             a, b = engine.search(text, mode=mode), serial.search(text, mode=mode)
             assert [(h.code, h.score, h.reasons) for h in a.hits] == [(h.code, h.score, h.reasons) for h in b.hits]
+
+
+def test_an_unqualified_heart_attack_is_the_acute_one_as_the_index_defaults_it(engine):
+    # ICD-10-CM's Index sends 'Infarction, myocardial' without a stated age to I21.9 (acute, the default).
+    for text in ("heart attack", "MI"):
+        assert engine.search(text, system="icd10cm").hits[0].code == "I21.9", text
+    assert engine.search("old MI", system="icd10cm").hits[0].code == "I25.2"
