@@ -89,6 +89,21 @@ def test_steer_factor_prefers_the_side_and_encounter_asked_for():
     assert agree > neutral > conflict and "side: left" in why and "encounter: subsequent" in why
 
 
+def test_a_bare_history_of_is_the_patients_own_and_family_history_is_the_familys(table):
+    understanding = qu.Understanding(table, None)
+    features = frozenset(qu.FEATURES)
+    assert understanding.understand("history of stroke", None, features).history == "personal"
+    assert understanding.understand("hx of stroke", None, features).history == "personal"  # 'hx' spelt out
+    assert understanding.understand("family history of stroke", None, features).history == "family"
+    assert understanding.understand("stroke", None, features).history == ""
+    assert understanding.understand("history of stroke", None, features - {"history"}).history == ""
+    u = understanding.understand("history of stroke", None, features)
+    personal, why = steering.steer_factor("Personal history of transient ischemic attack (TIA)", u)
+    family, _ = steering.steer_factor("Family history of stroke", u)
+    neutral, _ = steering.steer_factor("Cerebral infarction, unspecified", u)
+    assert personal > neutral > family and why == "history: personal"
+
+
 # -- through the engine, on the fixture index ------------------------------------------------------
 def test_engine_returns_did_you_mean_and_finds_the_corrected_word(engine):
     result = engine.search("pnuemonia")
@@ -99,10 +114,10 @@ def test_engine_returns_did_you_mean_and_finds_the_corrected_word(engine):
 
 def test_engine_records_expansions_in_result_and_hit_reasons(engine):
     result = engine.search("old MI", system="icd10cm")
-    assert "mi → myocardial infarction" in result.expansions
+    assert "mi → acute myocardial infarction" in result.expansions
     top = result.hits[0]
     assert top.code == "I25.2"
-    assert "expanded mi → myocardial infarction" in top.reasons
+    assert "expanded mi → acute myocardial infarction" in top.reasons
 
 
 def test_engine_laterality_steers_to_the_side_asked_for(engine):

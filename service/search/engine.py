@@ -142,7 +142,7 @@ class SearchEngine:
             ranked = ranker.rerank(ranked, fusion, self.store, u, self.ranker, use_coverage="coverage" in features)
         elif "coverage" in features and u.slots:
             ranked = coverage.rerank(ranked, fusion, self.store, u.slots)
-        if u.sides or u.encounter or u.operations or u.seventh:
+        if u.sides or u.encounter or u.operations or u.seventh or u.history:
             ranked = self._steer(ranked, fusion, u)
         if "rolldown" in features:
             ranked = roll_down(ranked, fusion, self.store, specific=len(parsed.words) >= SPECIFIC_WORDS)

@@ -1,5 +1,5 @@
 """Steering: a candidate's score raised or lowered by whether its title agrees with the query's laterality,
-encounter, root operation and named 7th character."""
+encounter, history (personal or family), root operation and named 7th character."""
 from __future__ import annotations
 
 import re
@@ -14,6 +14,27 @@ CONFLICT, AGREE, STEER_DEPTH = 0.5, 1.2, 60
 _TITLE_SIDE = re.compile(r"\b(left|right|bilateral)\b", re.I)
 _TITLE_ENCOUNTER = re.compile(r"\b(initial encounter|subsequent encounter|sequela)\b", re.I)
 _ENCOUNTER_OF_TITLE = {"initial encounter": "initial", "subsequent encounter": "subsequent", "sequela": "sequela"}
+_TITLE_HISTORY = re.compile(r"\b(personal|family) history\b", re.I)
+
+
+def encounter_of(words: list[str], cues: set[str]) -> str:
+    """The encounter a query names: 'initial', 'subsequent', 'sequela' or ''."""
+    joined = " ".join(words)
+    if "sequela" in cues or "sequelae" in cues or "late effect" in joined:
+        return "sequela"
+    if "subsequent" in cues or "followup" in cues or "follow up" in joined or "follow-up" in joined:
+        return "subsequent"
+    if "initial" in cues:
+        return "initial"
+    return ""
+
+
+def history_of(cues: set[str]) -> str:
+    """'family' or 'personal' for a query asking for a history code, '' otherwise: ICD-10-CM reads a bare
+    'history of' as the patient's own ('history of stroke' is a personal history, not a family one)."""
+    if "history" not in cues:
+        return ""
+    return "family" if "family" in cues else "personal"
 
 
 def steer_factor(title: str, understood: "Understood", code: str = "") -> tuple[float, str]:
@@ -39,6 +60,13 @@ def steer_factor(title: str, understood: "Understood", code: str = "") -> tuple[
             factor *= AGREE
             reasons.append("side: " + ", ".join(sorted(sides & understood.sides)))
         elif sides:
+            factor *= CONFLICT
+    if understood.history:
+        kinds = {m.lower() for m in _TITLE_HISTORY.findall(title)}
+        if understood.history in kinds:
+            factor *= AGREE
+            reasons.append(f"history: {understood.history}")
+        elif kinds:
             factor *= CONFLICT
     if understood.encounter:
         said = {_ENCOUNTER_OF_TITLE[m.lower()] for m in _TITLE_ENCOUNTER.findall(title)}

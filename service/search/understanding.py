@@ -10,12 +10,14 @@ from service.search import query as q
 from service.search.morphology import Morphology
 from service.search.operations import Operations, Reading
 from service.search.spelling import Speller
+from service.search.steering import encounter_of, history_of
 from service.search.terms import Entry, Matches, table_key
 from service.search.terms import covered as _covered
 
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
 FEATURES = ("expand", "expand_dense", "abbrev", "spell", "spell_dense", "laterality", "encounter", "intent",
-            "operations", "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors", "morphology", "claim_parts")
+            "operations", "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors", "morphology", "claim_parts",
+            "history")
 SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "bilat": "bilateral", "both": "bilateral"}
 # Claim text names a 7th character by itself: 'Disp fx of head of r rad, 7thN' is the code ending in N.
 _SEVENTH = re.compile(r"^7th([a-z0-9])$")
@@ -64,6 +66,7 @@ class Understood:
     stem_guard: bool = True  # lexical hits holding a form of each query word go before stemmer-only matches
     anchored: bool = True  # the any-word stage matches only documents holding one of its rarest words (bounded cost)
     seventh: str = ""  # the 7th character a claim-style query names ('7thG' -> 'G')
+    history: str = ""  # "personal" or "family": the kind of history code the query asks for
 
 
 class Understanding:
@@ -159,7 +162,8 @@ class Understanding:
             corrections=tuple(Correction(w, c) for w, c in corrections.items()),
             did_you_mean=_replace_words(text, corrections) if corrections else None,
             sides=frozenset(SIDES[w] for w in cues if w in SIDES) if "laterality" in features else frozenset(),
-            encounter=_encounter(words, cues) if "encounter" in features else "",
+            encounter=encounter_of(words, cues) if "encounter" in features else "",
+            history=history_of(cues) if "history" in features else "",
             intent=("icd10pcs" if reading else _intent(words, matches)) if "intent" in features and not system else "",
             operations=reading.operations if reading else (),
             not_operations=reading.not_operations if reading else (),
@@ -279,17 +283,6 @@ def _replace_words(text: str, corrections: Mapping[str, str]) -> str:
     def swap(m: re.Match) -> str:
         return corrections.get(m.group(0).lower(), m.group(0))
     return re.sub(r"[A-Za-z]+", swap, text)
-
-
-def _encounter(words: list[str], cues: set[str]) -> str:
-    joined = " ".join(words)
-    if "sequela" in cues or "sequelae" in cues or "late effect" in joined:
-        return "sequela"
-    if "subsequent" in cues or "followup" in cues or "follow up" in joined or "follow-up" in joined:
-        return "subsequent"
-    if "initial" in cues:
-        return "initial"
-    return ""
 
 
 def _intent(words: list[str], matches: Matches) -> str:
