@@ -70,6 +70,8 @@ def _hit_json(hit) -> dict:
 def cmd_search(args) -> int:
     engine = _engine(args)
     billable = True if args.billable else None
+    if args.query == ["-"]:  # the Unix convention: '-' names standard input
+        args.query = []
     if args.query:
         result = engine.search(" ".join(args.query), args.system, billable, args.chapter, args.limit, mode=args.mode)
         if args.json:
@@ -211,8 +213,8 @@ def parser() -> argparse.ArgumentParser:
                         "full one builds")
     b.set_defaults(func=cmd_build)
 
-    s = sub.add_parser("search", help="search; with no QUERY, reads one query per line from stdin: text or a JSON "
-                                      "object {\"q\": ..., \"system\", \"limit\", ...} (JSON lines out)")
+    s = sub.add_parser("search", help="search; with no QUERY (or '-'), reads one query per line from stdin: text or "
+                                      "a JSON object {\"q\": ..., \"system\", \"limit\", ...} (JSON lines out)")
     s.add_argument("query", nargs="*")
     s.add_argument("--system")
     s.add_argument("--chapter")

@@ -28,6 +28,12 @@ def test_search_reads_json_lines_from_stdin(cli_env, capsys, monkeypatch):
     assert all(set(r) >= {"system", "code", "title", "score"} for r in lines[1]["results"])
 
 
+def test_a_dash_for_the_query_reads_standard_input(cli_env, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("k922\n"))
+    assert main(["search", "-", "--limit", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["code"] == "K92.2"
+
+
 def test_stdin_bad_line_reports_error_and_exit_status(cli_env, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("k922\n" + "x" * 600 + "\n"))
     assert main(["search"]) == 1

@@ -209,9 +209,10 @@ class Understanding:
         found: Matches = {}
         start = 0
         for part in text.split(","):
-            n = len(q.tokens(part))
+            said = q.tokens(part)
+            n = len(said)
             spelt = self.parts.get(" ".join(claim_words(part)))
-            if spelt and n and words[start:start + n] == q.tokens(part):
+            if spelt and n and words[start:start + n] == said:
                 found[start] = (n, (Entry(part.strip(), spelt, ""),))
             start += n
         if not found:
