@@ -109,3 +109,13 @@ def test_a_named_seventh_character_steers_to_codes_ending_in_it():
     agree, why = steering.steer_factor("Displaced fracture ...", u, "S52.121N")
     conflict, _ = steering.steer_factor("Displaced fracture ...", u, "S52.121M")
     assert agree > 1 > conflict and why == "7th character N"
+
+
+def test_every_form_of_a_table_verb_reads_the_same(operations):
+    for said in (["gallbladder", "taken", "out"], ["gallbladder", "took", "out"], ["removed", "gallbladder"],
+                 ["removing", "the", "gallbladder"]):
+        assert operations.read(said).operations == ("Resection", "Excision"), said
+    assert operations.read(["tooth", "pulled"]).operations == ("Extraction",)
+    assert operations.read(["exploratory", "laparotomy"]).operations == ("Inspection",)
+    assert ops.word_form("stitches") == ops.word_form("stitching") == "stitch"
+    assert ops.word_form("glass") == "glass" and ops.word_form("bladder") == "bladder"

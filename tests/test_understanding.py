@@ -36,11 +36,11 @@ def test_system_filter_drops_expansions_of_the_other_system(table):
 
 def test_features_switch_each_step_off(table):
     understanding = qu.Understanding(table, None)
-    plain = understanding.understand("old MI left", None, frozenset())
-    assert plain.slots == ((("old",),), (("mi",),), (("left",),)) and plain.dense_text == "old MI left"
+    plain = understanding.understand("anterior MI left", None, frozenset())
+    assert plain.slots == ((("anterior",),), (("mi",),), (("left",),)) and plain.dense_text == "anterior MI left"
     assert not plain.expansions and not plain.sides
-    dense_only = understanding.understand("old MI", None, frozenset({"expand_dense"}))
-    assert dense_only.slots == ((("old",),), (("mi",),)) and "myocardial infarction" in dense_only.dense_text
+    dense_only = understanding.understand("anterior MI", None, frozenset({"expand_dense"}))
+    assert dense_only.slots == ((("anterior",),), (("mi",),)) and "myocardial infarction" in dense_only.dense_text
 
 
 def test_an_unfinished_last_word_completes_a_table_term_only_while_typing(table):
@@ -113,11 +113,11 @@ def test_engine_returns_did_you_mean_and_finds_the_corrected_word(engine):
 
 
 def test_engine_records_expansions_in_result_and_hit_reasons(engine):
-    result = engine.search("old MI", system="icd10cm")
-    assert "mi → acute myocardial infarction" in result.expansions
+    result = engine.search("old MI", system="icd10cm")  # the longer table term wins over 'mi' alone
+    assert "old mi → old myocardial infarction" in result.expansions
     top = result.hits[0]
     assert top.code == "I25.2"
-    assert "expanded mi → acute myocardial infarction" in top.reasons
+    assert "expanded old mi → old myocardial infarction" in top.reasons
 
 
 def test_engine_laterality_steers_to_the_side_asked_for(engine):
@@ -154,3 +154,44 @@ def test_a_term_that_means_a_function_word_is_no_slot_the_documents_must_match(t
     assert all(("w",) not in slot for slot in u.slots)
     assert [s[0] for s in u.slots] == [("wound",), ("foreign",), ("body",)]
     assert "with" in u.dense_text
+
+
+def test_two_words_official_text_writes_as_one_are_searched_either_way(table):
+    official = {"gallbladder", "heartburn", "bladder", "gall"}.__contains__
+    u = qu.Understanding(table, None, official=official).understand("gall bladder removal", None, ALL)
+    assert [(e.term, e.expansion) for e in u.expansions][:1] == [("gall bladder", "gallbladder")]
+    assert u.slots[0] == (("gall", "bladder"), ("gallbladder",))
+    # Not joined: a pair no official word spells, a stop word, or with the feature off.
+    assert not qu.Understanding(table, None, official=official).understand("bladder wall", None, ALL).expansions
+    assert not qu.Understanding(table, None, official=official).understand("gall of bladder", None, ALL).expansions
+    off = qu.Understanding(table, None, official=official).understand("gall bladder", None, ALL - {"compounds"})
+    assert not off.expansions and off.slots == ((("gall",),), (("bladder",),))
+
+
+def test_procedure_intent_is_read_from_the_corrected_word(table, speller):
+    vocabulary = {"hysterectomy": 12, "vaginal": 40}
+    understanding = qu.Understanding(table, spelling.Speller(vocabulary))
+    assert understanding.understand("hysterectamy", None, ALL).intent == "icd10pcs"
+    assert understanding.understand("hysterectamy", None, ALL - {"spell"}).intent == ""
+
+
+def test_words_only_diagnoses_say_keep_procedures_out(table):
+    understanding = qu.Understanding(table, None)
+    assert understanding.understand("hemodialysis status", None, ALL).intent == "icd10cm"
+    assert understanding.understand("complication of knee replacement", None, ALL).intent == "icd10cm"
+    assert understanding.understand("knee replacement", None, ALL).intent == "icd10pcs"
+    assert understanding.understand("knee pain", None, ALL).intent == ""
+    assert understanding.understand("hemodialysis status", "icd10cm", ALL).intent == ""
+
+
+def test_a_poisoning_with_no_intent_stated_steers_to_accidental(table):
+    understanding = qu.Understanding(table, None)
+    u = understanding.understand("poisoning by thyroid hormones", None, ALL)
+    assert u.cause == "accidental"
+    accidental = "Poisoning by thyroid hormones and substitutes, accidental (unintentional), initial encounter"
+    assault = "Poisoning by thyroid hormones and substitutes, assault, initial encounter"
+    assert steering.steer_factor(accidental, u)[0] > 1 > steering.steer_factor(assault, u)[0]
+    assert steering.steer_factor("Hypothyroidism, unspecified", u)[0] == 1
+    for said in ("poisoning by thyroid hormones, assault", "intentional overdose of aspirin", "thyroid hormones"):
+        assert understanding.understand(said, None, ALL).cause == "", said
+    assert understanding.understand("poisoning by aspirin", None, ALL - {"poisoning_intent"}).cause == ""

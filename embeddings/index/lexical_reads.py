@@ -66,17 +66,20 @@ class LexicalReads:
 
     def claims(self, expression: str, system: str | None, limit: int) -> list[tuple[int, str]]:
         """(row id, claim text) of rows whose claim text matches the FTS5 expression, shortest claim first."""
-        systems = [system] if system else list(self.scope) if self._scoped else []
-        where = f" AND c.system IN ({','.join('?' * len(systems))})" if systems else ""
+        systems, where = self._systems_clause(system)
         sql = (f"SELECT c.id, lexical.claim FROM lexical JOIN codes c ON c.id = lexical.rowid WHERE lexical MATCH ?"
                f"{where} ORDER BY length(lexical.claim) LIMIT ?")
         return [(int(r[0]), str(r[1])) for r in self._catalogue.all(sql, [expression, *systems, limit])]
 
     def lexical(self, expression: str, system: str | None, limit: int) -> list[int]:
         """Row ids matching the FTS5 expression, best BM25 first, in one system or in the default scope."""
-        systems = [system] if system else list(self.scope) if self._scoped else []
-        where = f" AND c.system IN ({','.join('?' * len(systems))})" if systems else ""
+        systems, where = self._systems_clause(system)
         weights = ", ".join(str(w) for w in BM25_WEIGHTS)
         sql = (f"SELECT c.id FROM lexical JOIN codes c ON c.id = lexical.rowid WHERE lexical MATCH ?{where} "
                f"ORDER BY bm25(lexical, {weights}) LIMIT ?")
         return [int(r[0]) for r in self._catalogue.all(sql, [expression, *systems, limit])]
+
+    def _systems_clause(self, system: str | None) -> tuple[list[str], str]:
+        """The systems a read is limited to (one asked for, else the default scope) and its SQL condition."""
+        systems = [system] if system else list(self.scope) if self._scoped else []
+        return systems, f" AND c.system IN ({','.join('?' * len(systems))})" if systems else ""

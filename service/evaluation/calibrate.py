@@ -1,16 +1,15 @@
-"""`make calibrate`: fit the best-match confidence on half the lay queries and measure it on the other half."""
+"""`make calibrate`: fit the best-match confidence on the lay training queries and measure it on the lay set."""
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 
 import numpy as np
 
 from embeddings.settings import Settings
-from service.evaluation.sets import SEED, lay_set
+from service.evaluation.sets import LAY_TRAIN_FILE, lay_set
 from service.search import autocode
 from service.search import query as q
 from service.search.engine import SearchEngine
@@ -70,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(autocode.CALIBRATION_FILE))
     args = parser.parse_args(argv)
     engine = SearchEngine.open(Settings.from_env())
-    queries = sorted(lay_set(engine.store).queries, key=lambda item: item.qid)
-    random.Random(SEED).shuffle(queries)
-    half = len(queries) // 2
-    x_fit, y_fit = observe(engine, queries[:half])
-    x_test, y_test = observe(engine, queries[half:])
+    measured = lay_set(engine.store).queries
+    seen = frozenset(" ".join(query.text.split()).lower() for query in measured)
+    fitting = lay_set(engine.store, LAY_TRAIN_FILE, "train-lay", seen).queries
+    x_fit, y_fit = observe(engine, fitting)
+    x_test, y_test = observe(engine, measured)
     # Standardise by the fitting half (the bias column stays 1), so one step size suits every feature.
     mean = np.r_[0.0, x_fit[:, 1:].mean(axis=0)]
     scale = np.r_[1.0, x_fit[:, 1:].std(axis=0) + 1e-6]
@@ -83,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     p_fit, p_test = 1 / (1 + np.exp(-(z_fit @ w))), 1 / (1 + np.exp(-(z_test @ w)))
     threshold = threshold_for(p_fit, y_fit)
     record = {"fitted_on": engine.store.manifest.get("fingerprint"), "model": engine.store.model.get("name"),
-              "date": time.strftime("%Y-%m-%d"), "split": f"lay queries shuffled with seed {SEED}, first half fits",
+              "date": time.strftime("%Y-%m-%d"), "split": "fitted on the lay training queries, measured on the lay evaluation set",
               "fit": report(p_fit, y_fit, threshold), "held_out": report(p_test, y_test, threshold)}
     named = lambda values: dict(zip(autocode.FEATURES, (round(float(v), 6) for v in values)))  # noqa: E731
     payload = {"weights": named(w), "mean": named(mean), "scale": named(scale), "threshold": threshold,

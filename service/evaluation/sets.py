@@ -25,6 +25,9 @@ SHORT_SAMPLE = {"icd10cm": 500, "icd10pcs": 300}  # billable codes whose CMS sho
 # families ("Spacer", "Brachytherapy") and would make the held-out rebuild re-encode thousands of texts.
 PCS_MAX_DOCUMENTS = 100
 LAY_FILE = repo_file("data", "eval", "lay_queries.tsv")
+# Written apart from the evaluation set, without looking at it: lay wording for the ranker and the confidence to
+# learn from, and for failure classes to be read on.
+LAY_TRAIN_FILE = repo_file("data", "eval", "lay_train.tsv")
 SET_NAMES = ("lay", "cm-inclusion", "pcs-index", "short")
 _CODE_IN_TEXT = re.compile(r"\b[A-Z][0-9][0-9A-Z]\b")
 _INDEX_REF = re.compile(r"\*\*([0-9A-HJ-NP-Z]{3,7})\*\*")
@@ -51,17 +54,18 @@ def prefix_exists(store: IndexStore, system: str, prefix: str) -> bool:
     return store.count_prefixed(system, (prefix,), 1) > 0
 
 
-def lay_set(store: IndexStore, path: Path = LAY_FILE) -> QuerySet:
-    """The hand-written set; on a subset index, only queries with at least one accepted code in it."""
+def lay_set(store: IndexStore, path: Path = LAY_FILE, name: str = "lay",
+            exclude: frozenset[str] = frozenset()) -> QuerySet:
+    """A hand-written set; on a subset index, only queries with at least one accepted code in it."""
     queries = []
     with open(path, newline="", encoding="utf-8") as fh:
         for n, row in enumerate(csv.DictReader(fh, delimiter="\t"), start=1):
-            if row["system"] not in store.systems:
+            if row["system"] not in store.systems or " ".join(row["query"].split()).lower() in exclude:
                 continue
             prefixes = tuple(code_key(p) for p in row["prefixes"].split("|") if p.strip())
             if any(prefix_exists(store, row["system"], p) for p in prefixes):
-                queries.append(Query(f"lay-{n}", row["query"], row["system"], prefixes, row["kind"]))
-    return QuerySet("lay", tuple(queries))
+                queries.append(Query(f"{name}-{n}", row["query"], row["system"], prefixes, row["kind"]))
+    return QuerySet(name, tuple(queries))
 
 
 def _records(store: IndexStore, system: str, fragment: str):
@@ -177,12 +181,15 @@ TRAIN_SEED = SEED + 1
 
 def train_sets(store: IndexStore, evaluation: dict[str, QuerySet] | None = None) -> dict[str, QuerySet]:
     """Queries of the same kinds for training the learned ranker, drawn apart from every evaluation query and
-    held out of the same held-out index; the hand-written lay set has no training part."""
+    held out of the same held-out index, and the lay queries written apart from the evaluation ones."""
     evaluation = evaluation or query_sets(store)
-    seen = frozenset(q.text.lower() for s in evaluation.values() for q in s.queries)
-    return {"train-cm": cm_inclusion_set(store, 600, TRAIN_SEED, 150, seen, "train-cm"),
+    seen = frozenset(" ".join(q.text.split()).lower() for s in evaluation.values() for q in s.queries)
+    sets = {"train-cm": cm_inclusion_set(store, 600, TRAIN_SEED, 150, seen, "train-cm"),
             "train-pcs": pcs_index_set(store, 300, TRAIN_SEED, exclude=seen, name="train-pcs"),
             "train-short": short_set(store, {"icd10cm": 300, "icd10pcs": 200}, TRAIN_SEED, seen, "train-short")}
+    if LAY_TRAIN_FILE.exists():
+        sets["train-lay"] = lay_set(store, LAY_TRAIN_FILE, "train-lay", seen)
+    return sets
 
 
 def query_sets(store: IndexStore, names=SET_NAMES) -> dict[str, QuerySet]:

@@ -142,7 +142,8 @@ class SearchEngine:
             ranked = ranker.rerank(ranked, fusion, self.store, u, self.ranker, use_coverage="coverage" in features)
         elif "coverage" in features and u.slots:
             ranked = coverage.rerank(ranked, fusion, self.store, u.slots)
-        if u.sides or u.encounter or u.operations or u.seventh or u.history:
+        inactive = any(self.store.inactive[i] for i in ranked[:steering.STEER_DEPTH])
+        if u.sides or u.encounter or u.operations or u.seventh or u.history or u.cause or u.intent or inactive:
             ranked = self._steer(ranked, fusion, u)
         if "rolldown" in features:
             ranked = roll_down(ranked, fusion, self.store, specific=len(parsed.words) >= SPECIFIC_WORDS)
@@ -200,6 +201,11 @@ class SearchEngine:
         rows = self.store.rows(head)
         for row_id in head:
             factor, why = steering.steer_factor(rows[row_id].title, u, rows[row_id].code) if row_id in rows else (1.0, "")
+            # The ranker's order too yields to what the query's words ask for, and to codes valid today.
+            if u.intent and self.store.system_of[row_id] != u.intent:
+                factor *= steering.CONFLICT
+            if self.store.inactive[row_id] and "code" not in fusion.reasons[row_id]:
+                factor *= INACTIVE_FACTOR
             fusion.scores[row_id] *= factor
             if why:
                 fusion.reasons[row_id].append(why)

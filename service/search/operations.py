@@ -17,6 +17,28 @@ OBJECTS = ("body part", "device", "matter", "any")
 MATTER_WORDS = frozenset("stone calculus calculi clot thrombus embolus foreign matter debris".split())
 # 'Removal of <device> from <body part>, <approach>', and in Placement 'Removal of <device> on <body region>'.
 _REMOVAL_TITLE = re.compile(r"^Removal of (.+?) (?:from|on) (.+?)(?:,|$)")
+# Verb forms a suffix rule cannot reach; the table names each verb once and every form of it matches.
+_IRREGULAR = {"taken": "take", "took": "take", "takes": "take", "tying": "tie", "tied": "tie", "ties": "tie",
+              "cutting": "cut", "cuts": "cut", "putting": "put", "puts": "put", "setting": "set", "sets": "set",
+              "resetting": "reset", "done": "do", "did": "do", "got": "get", "gotten": "get", "getting": "get"}
+
+
+def word_form(word: str) -> str:
+    """The form table terms and query words are compared in: 'removed', 'removing', 'removal' stay apart from
+    each other's nouns, but every inflection of a verb meets ('removed' -> 'remov', 'remove' -> 'remov')."""
+    if word in _IRREGULAR:
+        word = _IRREGULAR[word]
+    elif word.endswith("ing") and len(word) > 5:
+        word = word[:-3]
+    elif word.endswith("ied") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("ed") and len(word) > 4:
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        word = word[:-1]
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+        word = word[:-1]  # 'stopped' -> 'stopp' -> 'stop'
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
 
 @dataclass(frozen=True)
@@ -41,7 +63,7 @@ def load_rules(path: Path = TABLE) -> dict[tuple[str, ...], tuple[Rule, ...]]:
         for row in csv.DictReader(fh, delimiter="\t"):
             if row["object"] not in OBJECTS:
                 raise ValueError(f"{path}: object {row['object']!r} of {row['term']!r} is not one of {OBJECTS}")
-            term = tuple(q.tokens(row["term"]))
+            term = tuple(word_form(w) for w in q.tokens(row["term"]))
             rules.setdefault(term, []).append(Rule(term, tuple(row["operations"].split("|")), row["object"]))
     return {k: tuple(v) for k, v in rules.items()}
 
@@ -79,9 +101,10 @@ class Operations:
         return self.find(words) is not None
 
     def find(self, words: list[str]) -> tuple[int, int, tuple[Rule, ...]] | None:
+        forms = [word_form(w) for w in words]
         for i in range(len(words)):
             for n in range(min(self.longest, len(words) - i), 0, -1):
-                found = self.rules.get(tuple(words[i:i + n]))
+                found = self.rules.get(tuple(forms[i:i + n]))
                 if found:
                     return i, n, found
         return None

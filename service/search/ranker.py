@@ -17,7 +17,7 @@ MODEL_FILE = Path(__file__).parent / "ranker.json"
 RANK_DEPTH = 60  # candidates (best fused first) the model scores; the rest keep their fused order after them
 FEATURES = ("rrf", "lexical_rr", "lexical_all_words", "lexical_some_words", "dense_score", "dense_rr", "dense_absent",
             "code_exact", "code_prefix", "billable", "depth", "title_slots", "title_share", "title_both",
-            "intent_agrees", "intent_conflicts", "expanded", "query_words",
+            "intent_agrees", "intent_conflicts", "expanded", "query_words", "new_technology",
             "title_slots_gap", "title_share_gap", "title_both_gap", "dense_gap")
 # Listwise features: a candidate's value less the best among the candidates of its query. Siblings' titles differ
 # by a word or two ('routine' or 'delayed' healing), so what tells them apart is which of them says the query best.
@@ -84,6 +84,9 @@ def features(ids: list[int], fusion: Fusion, rows: dict[int, CodeRow], store: In
             float(bool(u.intent) and store.system_of[i] == u.intent),
             float(bool(u.intent) and store.system_of[i] != u.intent),
             expanded, min(words, 10.0) / 10.0,
+            # PCS section X codes name one new device or drug each; the same operation's section 0 code is the
+            # usual answer unless the query names that product.
+            float(store.system_of[i] == "icd10pcs" and str(store.key_of[i]).startswith("X")),
             0.0, 0.0, 0.0, 0.0,
         )
     if len(ids):

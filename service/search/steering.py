@@ -1,5 +1,5 @@
 """Steering: a candidate's score raised or lowered by whether its title agrees with the query's laterality,
-encounter, history (personal or family), root operation and named 7th character."""
+encounter, history (personal or family), poisoning intent, root operation and named 7th character."""
 from __future__ import annotations
 
 import re
@@ -15,6 +15,11 @@ _TITLE_SIDE = re.compile(r"\b(left|right|bilateral)\b", re.I)
 _TITLE_ENCOUNTER = re.compile(r"\b(initial encounter|subsequent encounter|sequela)\b", re.I)
 _ENCOUNTER_OF_TITLE = {"initial encounter": "initial", "subsequent encounter": "subsequent", "sequela": "sequela"}
 _TITLE_HISTORY = re.compile(r"\b(personal|family) history\b", re.I)
+# T36-T65 titles end in the intent: 'Poisoning by ..., accidental (unintentional)', '..., assault'.
+_TITLE_CAUSE = re.compile(r", (accidental \(unintentional\)|intentional self-harm|assault|undetermined)(?=,|$)", re.I)
+POISON_WORDS = frozenset("poisoning poisoned poison toxic toxicity overdose overdosed".split())
+CAUSE_WORDS = frozenset("""accidental accident accidentally unintentional intentional intentionally self harm suicide
+suicidal assault assaulted homicide homicidal undetermined""".split())
 
 
 def encounter_of(words: list[str], cues: set[str]) -> str:
@@ -35,6 +40,12 @@ def history_of(cues: set[str]) -> str:
     if "history" not in cues:
         return ""
     return "family" if "family" in cues else "personal"
+
+
+def cause_of(cues: set[str]) -> str:
+    """'accidental' for a poisoning or toxic-effect query that names no intent: ICD-10-CM codes an unstated intent
+    as accidental, and self-harm, assault or undetermined only when documented."""
+    return "accidental" if cues & POISON_WORDS and not cues & CAUSE_WORDS else ""
 
 
 def steer_factor(title: str, understood: "Understood", code: str = "") -> tuple[float, str]:
@@ -67,6 +78,13 @@ def steer_factor(title: str, understood: "Understood", code: str = "") -> tuple[
             factor *= AGREE
             reasons.append(f"history: {understood.history}")
         elif kinds:
+            factor *= CONFLICT
+    if understood.cause:
+        found = _TITLE_CAUSE.search(title)
+        if found and found.group(1).lower().startswith(understood.cause):
+            factor *= AGREE
+            reasons.append("intent: accidental, the default")
+        elif found:
             factor *= CONFLICT
     if understood.encounter:
         said = {_ENCOUNTER_OF_TITLE[m.lower()] for m in _TITLE_ENCOUNTER.findall(title)}

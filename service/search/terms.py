@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import embeddings
 from service.search import query as q
@@ -52,3 +52,19 @@ def load_table(path: Path = TABLE) -> dict[tuple[str, ...], tuple[Entry, ...]]:
 def covered(matches: Matches) -> set[int]:
     """Word positions a table term already accounts for."""
     return {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
+
+
+def joined_compounds(words: list[str], matches: Matches, official: Callable[[str], bool]) -> Matches:
+    """Two query words that official text writes as one ('gall bladder' -> gallbladder, 'heart burn' ->
+    heartburn), as table-like matches, where no table term already covers either word."""
+    taken, found = covered(matches), {}
+    for i in range(len(words) - 1):
+        a, b = words[i], words[i + 1]
+        if {i, i + 1} & taken or not (a.isalpha() and b.isalpha()) or min(len(a), len(b)) < 3:
+            continue
+        if a in q.STOPWORDS or b in q.STOPWORDS:
+            continue
+        if official(a + b):
+            found[i] = (2, (Entry(f"{a} {b}", a + b, ""),))
+            taken |= {i, i + 1}
+    return found

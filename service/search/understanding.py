@@ -7,30 +7,21 @@ from typing import Callable, Iterable, Mapping
 
 from embeddings.abbreviations import PART, claim_words, spell_slashes
 from service.search import query as q
+from service.search.intent import CONDITION_WORDS, PROCEDURE_SUFFIXES, PROCEDURE_WORDS, intent_of
 from service.search.morphology import Morphology
 from service.search.operations import Operations, Reading
 from service.search.spelling import Speller
-from service.search.steering import encounter_of, history_of
-from service.search.terms import Entry, Matches, table_key
+from service.search.steering import cause_of, encounter_of, history_of
+from service.search.terms import Entry, Matches, joined_compounds, table_key
 from service.search.terms import covered as _covered
 
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
 FEATURES = ("expand", "expand_dense", "abbrev", "spell", "spell_dense", "laterality", "encounter", "intent",
             "operations", "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors", "morphology", "claim_parts",
-            "history")
+            "history", "compounds", "poisoning_intent")
 SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "bilat": "bilateral", "both": "bilateral"}
 # Claim text names a 7th character by itself: 'Disp fx of head of r rad, 7thN' is the code ending in N.
 _SEVENTH = re.compile(r"^7th([a-z0-9])$")
-# Words that name an intervention, so the query asks for an ICD-10-PCS procedure code ...
-PROCEDURE_WORDS = frozenset("""surgery operation repair removal remove replacement replace insertion insert implant
-implantation transplant transplantation amputation reconstruction fusion biopsy excision resection drainage ablation
-bypass graft grafting stent stenting dilation angioplasty catheterization injection infusion transfusion scan imaging
-ultrasound mri ct radiography fluoroscopy suture sutures stitches fixation debridement extraction incision ligation
-embolization intubation""".split())
-PROCEDURE_SUFFIXES = ("ectomy", "otomy", "ostomy", "plasty", "scopy", "pexy", "rrhaphy", "graphy", "tripsy", "centesis")
-# ... unless it also names a condition of or after one ("complication of knee replacement" is a diagnosis).
-CONDITION_WORDS = frozenset("""complication complications status history hx rejection failure malfunction dependence
-presence absence aftercare infection disorder disease syndrome pain""".split())
 
 
 @dataclass(frozen=True)
@@ -59,7 +50,7 @@ class Understood:
     did_you_mean: str | None = None
     sides: frozenset[str] = frozenset()
     encounter: str = ""
-    intent: str = ""  # "icd10pcs" when the query asks for a procedure
+    intent: str = ""  # "icd10pcs" when the query asks for a procedure, "icd10cm" when its words say a diagnosis
     operations: tuple[str, ...] = ()  # PCS root operations an everyday word means here ('removal' -> Resection)
     not_operations: tuple[str, ...] = ()  # ... and those it does not mean here (Removal, of a device)
     claim_text: bool = True  # a query equal to a code's short description (claim text) finds that code first
@@ -67,6 +58,7 @@ class Understood:
     anchored: bool = True  # the any-word stage matches only documents holding one of its rarest words (bounded cost)
     seventh: str = ""  # the 7th character a claim-style query names ('7thG' -> 'G')
     history: str = ""  # "personal" or "family": the kind of history code the query asks for
+    cause: str = ""  # "accidental": a poisoning query that names no intent takes ICD-10-CM's default
 
 
 class Understanding:
@@ -99,6 +91,8 @@ class Understanding:
         matches = self._expansions(words, system) if {"expand", "expand_dense"} & features else {}
         if "claim_parts" in features and self.parts and "," in text:
             matches = self._claim_parts(text, words, matches)
+        if "compounds" in features:
+            matches.update(joined_compounds(words, matches, self.official))
         if partial_last and {"expand", "expand_dense"} & features:
             matches.update(self._completion(words, matches, system))
         spelt = self._abbreviated(words, matches) if "abbrev" in features else {}
@@ -164,7 +158,9 @@ class Understanding:
             sides=frozenset(SIDES[w] for w in cues if w in SIDES) if "laterality" in features else frozenset(),
             encounter=encounter_of(words, cues) if "encounter" in features else "",
             history=history_of(cues) if "history" in features else "",
-            intent=("icd10pcs" if reading else _intent(words, matches)) if "intent" in features and not system else "",
+            cause=cause_of(cues) if "poisoning_intent" in features else "",
+            intent=("icd10pcs" if reading else intent_of(words + list(corrections.values()), matches))
+            if "intent" in features and not system else "",
             operations=reading.operations if reading else (),
             not_operations=reading.not_operations if reading else (),
             claim_text="claim" in features, stem_guard="stem_guard" in features, seventh=seventh,
@@ -284,9 +280,3 @@ def _replace_words(text: str, corrections: Mapping[str, str]) -> str:
     def swap(m: re.Match) -> str:
         return corrections.get(m.group(0).lower(), m.group(0))
     return re.sub(r"[A-Za-z]+", swap, text)
-
-
-def _intent(words: list[str], matches: Matches) -> str:
-    procedure = any(w in PROCEDURE_WORDS or w.endswith(PROCEDURE_SUFFIXES) for w in words) or any(
-        e.system == "icd10pcs" for _n, entries in matches.values() for e in entries)
-    return "icd10pcs" if procedure and not CONDITION_WORDS & set(words) else ""

@@ -1,0 +1,27 @@
+"""Which code system a query's words ask for: a procedure (ICD-10-PCS), a diagnosis (ICD-10-CM), or either."""
+from __future__ import annotations
+
+from service.search.terms import Matches
+
+# Words that name an intervention, so the query asks for an ICD-10-PCS procedure code ...
+PROCEDURE_WORDS = frozenset("""surgery operation repair removal remove replacement replace insertion insert implant
+implantation transplant transplantation amputation reconstruction fusion biopsy excision resection drainage ablation
+bypass graft grafting stent stenting dilation angioplasty catheterization injection infusion transfusion scan imaging
+ultrasound mri ct radiography fluoroscopy suture sutures stitches fixation debridement extraction incision ligation
+embolization intubation""".split())
+PROCEDURE_SUFFIXES = ("ectomy", "otomy", "ostomy", "plasty", "scopy", "pexy", "rrhaphy", "graphy", "tripsy", "centesis")
+# ... unless it also names a condition of or after one ("complication of knee replacement" is a diagnosis).
+CONDITION_WORDS = frozenset("""complication complications status history hx rejection failure malfunction dependence
+presence absence aftercare infection disorder disease syndrome pain""".split())
+# Of those, the words only ICD-10-CM codes say: 'hemodialysis status' is Z99.2, never a dialysis procedure.
+DIAGNOSIS_WORDS = frozenset("complication complications status history hx rejection malfunction dependence aftercare"
+                            .split())
+
+
+def intent_of(words: list[str], matches: Matches) -> str:
+    """"icd10pcs", "icd10cm" or "" for the query's words and the table terms found in it."""
+    procedure = any(w in PROCEDURE_WORDS or w.endswith(PROCEDURE_SUFFIXES) for w in words) or any(
+        e.system == "icd10pcs" for _n, entries in matches.values() for e in entries)
+    if procedure and not CONDITION_WORDS & set(words):
+        return "icd10pcs"
+    return "icd10cm" if DIAGNOSIS_WORDS & set(words) else ""
