@@ -57,7 +57,8 @@ def covered(matches: Matches) -> set[int]:
 def joined_compounds(words: list[str], matches: Matches, official: Callable[[str], bool]) -> Matches:
     """Two query words that official text writes as one ('gall bladder' -> gallbladder, 'heart burn' ->
     heartburn), as table-like matches, where no table term already covers either word."""
-    taken, found = covered(matches), {}
+    taken = covered(matches)
+    found: Matches = {}
     for i in range(len(words) - 1):
         a, b = words[i], words[i + 1]
         if {i, i + 1} & taken or not (a.isalpha() and b.isalpha()) or min(len(a), len(b)) < 3:
