@@ -195,3 +195,15 @@ def test_a_poisoning_with_no_intent_stated_steers_to_accidental(table):
     for said in ("poisoning by thyroid hormones, assault", "intentional overdose of aspirin", "thyroid hormones"):
         assert understanding.understand(said, None, ALL).cause == "", said
     assert understanding.understand("poisoning by aspirin", None, ALL - {"poisoning_intent"}).cause == ""
+
+
+def test_a_query_naming_no_encounter_puts_the_initial_encounter_first(table):
+    understanding = qu.Understanding(table, None)
+    u = understanding.understand("aspirin poisoning", None, ALL)
+    initial = steering.steer_factor("Poisoning by aspirin, accidental (unintentional), initial encounter", u)[0]
+    later = steering.steer_factor("Poisoning by aspirin, accidental (unintentional), subsequent encounter", u)[0]
+    assert initial > later
+    said = understanding.understand("aspirin poisoning subsequent", None, ALL)
+    assert steering.steer_factor("Poisoning by aspirin, accidental (unintentional), subsequent encounter", said)[0] > 1
+    off = understanding.understand("aspirin poisoning", None, ALL - {"encounter"})
+    assert steering.steer_factor("Poisoning by aspirin, subsequent encounter", off)[0] == 1

@@ -11,6 +11,9 @@ if TYPE_CHECKING:
 # Fused scores of candidates whose laterality or encounter contradicts the query are multiplied by
 # CONFLICT; those that agree by AGREE. Only the top STEER_DEPTH candidates are looked at.
 CONFLICT, AGREE, STEER_DEPTH = 0.5, 1.2, 60
+# A query that names no encounter gets the initial-encounter code (active treatment) ahead of its siblings for
+# later encounters, which are only lowered by LATER.
+UNSTATED, LATER = "unstated", 0.9
 _TITLE_SIDE = re.compile(r"\b(left|right|bilateral)\b", re.I)
 _TITLE_ENCOUNTER = re.compile(r"\b(initial encounter|subsequent encounter|sequela)\b", re.I)
 _ENCOUNTER_OF_TITLE = {"initial encounter": "initial", "subsequent encounter": "subsequent", "sequela": "sequela"}
@@ -23,7 +26,7 @@ suicidal assault assaulted homicide homicidal undetermined""".split())
 
 
 def encounter_of(words: list[str], cues: set[str]) -> str:
-    """The encounter a query names: 'initial', 'subsequent', 'sequela' or ''."""
+    """The encounter a query names: 'initial', 'subsequent', 'sequela', or UNSTATED."""
     joined = " ".join(words)
     if "sequela" in cues or "sequelae" in cues or "late effect" in joined:
         return "sequela"
@@ -31,7 +34,7 @@ def encounter_of(words: list[str], cues: set[str]) -> str:
         return "subsequent"
     if "initial" in cues:
         return "initial"
-    return ""
+    return UNSTATED
 
 
 def history_of(cues: set[str]) -> str:
@@ -86,7 +89,10 @@ def steer_factor(title: str, understood: "Understood", code: str = "") -> tuple[
             reasons.append("intent: accidental, the default")
         elif found:
             factor *= CONFLICT
-    if understood.encounter:
+    if understood.encounter == UNSTATED and not understood.seventh:
+        if _TITLE_ENCOUNTER.search(title) and "initial encounter" not in title.lower():
+            factor *= LATER
+    elif understood.encounter:
         said = {_ENCOUNTER_OF_TITLE[m.lower()] for m in _TITLE_ENCOUNTER.findall(title)}
         if understood.encounter in said:
             factor *= AGREE
