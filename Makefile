@@ -63,7 +63,7 @@ bench: install-test build
 loadtest: install-test build
 	$(BIN)/python -m service.perf.loadtest $(ARGS)
 
-# The domain-adapted encoder (see README, "The model"); about 15 minutes on two cores, never part of `make run`.
+# The domain-adapted encoder (see README, "The model"); about 7 minutes on two cores, never part of `make run`.
 # Every code and query text of the evaluation sets is written to data/model/excluded.tsv and left out of training.
 model: install build
 	$(BIN)/python -m service.evaluation.exclusions
