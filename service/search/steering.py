@@ -52,8 +52,8 @@ def cause_of(cues: set[str]) -> str:
 
 
 def steer_factor(title: str, understood: "Understood", code: str = "") -> tuple[float, str]:
-    """Score multiplier and reason for a candidate, given the query's laterality, encounter, root operation and
-    named 7th character."""
+    """Score multiplier and reason for a candidate, given the query's laterality, history, poisoning intent,
+    encounter (named or not), root operation and named 7th character."""
     factor, reasons = 1.0, []
     if understood.seventh and code:
         key = code.replace(".", "")
