@@ -9,12 +9,12 @@ import time
 import numpy as np
 
 from embeddings.settings import Settings
-from service.evaluation.sets import LAY_TRAIN_FILE, lay_set
+from service.evaluation.sets import LAY_TRAIN_FILE, lay_set, query_key
 from service.search import autocode
 from service.search import query as q
 from service.search.engine import SearchEngine
 
-TARGET_PRECISION = 0.90  # the threshold keeps answers at least this often right on the fitting half
+TARGET_PRECISION = 0.90  # the threshold keeps answers at least this often right on the fitting queries
 BINS = 10
 
 
@@ -70,11 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     engine = SearchEngine.open(Settings.from_env())
     measured = lay_set(engine.store).queries
-    seen = frozenset(" ".join(query.text.split()).lower() for query in measured)
+    seen = frozenset(query_key(query.text) for query in measured)
     fitting = lay_set(engine.store, LAY_TRAIN_FILE, "train-lay", seen).queries
     x_fit, y_fit = observe(engine, fitting)
     x_test, y_test = observe(engine, measured)
-    # Standardise by the fitting half (the bias column stays 1), so one step size suits every feature.
+    # Standardise by the fitting queries (the bias column stays 1), so one step size suits every feature.
     mean = np.r_[0.0, x_fit[:, 1:].mean(axis=0)]
     scale = np.r_[1.0, x_fit[:, 1:].std(axis=0) + 1e-6]
     z_fit, z_test = (x_fit - mean) / scale, (x_test - mean) / scale

@@ -21,7 +21,7 @@ def exclusion_lines(store: IndexStore) -> list[str]:
     for qset in es.query_sets(store).values():
         for query in qset.queries:
             prefixes.update((query.system, p) for p in query.prefixes)
-            texts.add(" ".join(query.text.split()).lower())
+            texts.add(es.query_key(query.text))
         prefixes.update((system, code_key(code)) for (system, code), _terms in qset.held_out)
     return sorted(f"{s}\t{p}" for s, p in prefixes) + sorted(f"text\t{t}" for t in texts)
 

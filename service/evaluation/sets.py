@@ -50,6 +50,11 @@ class QuerySet:
     needs_held_out: bool = False
 
 
+def query_key(text: str) -> str:
+    """A query text as sets are compared by: lower case, runs of white space as one space."""
+    return " ".join(text.split()).lower()
+
+
 def prefix_exists(store: IndexStore, system: str, prefix: str) -> bool:
     return store.count_prefixed(system, (prefix,), 1) > 0
 
@@ -60,7 +65,7 @@ def lay_set(store: IndexStore, path: Path = LAY_FILE, name: str = "lay",
     queries = []
     with open(path, newline="", encoding="utf-8") as fh:
         for n, row in enumerate(csv.DictReader(fh, delimiter="\t"), start=1):
-            if row["system"] not in store.systems or " ".join(row["query"].split()).lower() in exclude:
+            if row["system"] not in store.systems or query_key(row["query"]) in exclude:
                 continue
             prefixes = tuple(code_key(p) for p in row["prefixes"].split("|") if p.strip())
             if any(prefix_exists(store, row["system"], p) for p in prefixes):
@@ -183,7 +188,7 @@ def train_sets(store: IndexStore, evaluation: dict[str, QuerySet] | None = None)
     """Queries of the same kinds for training the learned ranker, drawn apart from every evaluation query and
     held out of the same held-out index, and the lay queries written apart from the evaluation ones."""
     evaluation = evaluation or query_sets(store)
-    seen = frozenset(" ".join(q.text.split()).lower() for s in evaluation.values() for q in s.queries)
+    seen = frozenset(query_key(q.text) for s in evaluation.values() for q in s.queries)
     sets = {"train-cm": cm_inclusion_set(store, 600, TRAIN_SEED, 150, seen, "train-cm"),
             "train-pcs": pcs_index_set(store, 300, TRAIN_SEED, exclude=seen, name="train-pcs"),
             "train-short": short_set(store, {"icd10cm": 300, "icd10pcs": 200}, TRAIN_SEED, seen, "train-short")}

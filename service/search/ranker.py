@@ -84,8 +84,7 @@ def features(ids: list[int], fusion: Fusion, rows: dict[int, CodeRow], store: In
             float(bool(u.intent) and store.system_of[i] == u.intent),
             float(bool(u.intent) and store.system_of[i] != u.intent),
             expanded, min(words, 10.0) / 10.0,
-            # PCS section X codes name one new device or drug each; the same operation's section 0 code is the
-            # usual answer unless the query names that product.
+            # PCS section X (New Technology) codes, each for one new device or drug; the model learns their weight.
             float(store.system_of[i] == "icd10pcs" and str(store.key_of[i]).startswith("X")),
             0.0, 0.0, 0.0, 0.0,
         )
