@@ -66,3 +66,15 @@ def test_export_is_cached_and_a_damaged_file_is_exported_again(onnx_cache):
     again = make_encoder("onnx", cache_dir=onnx_cache)
     assert ox.EXPORTS["fp32"] == before["fp32"] + 1 and again.path == encoder.path
     assert again.encode(["heart attack"]).shape == (1, 384)
+
+
+@pytest.mark.model
+def test_token_counts_are_unpadded_and_padding_never_changes_a_vector(onnx_cache):
+    encoder = make_encoder("onnx", cache_dir=onnx_cache)
+    counts = encoder.token_counts(TEXTS)
+    assert counts[TEXTS.index("short")] == 3  # [CLS] short [SEP], not padded to the batch's longest
+    assert counts[-1] == max(counts) and counts[0] < counts[-1]
+    # Batch membership changes padding, never a vector: one text alone and among longer ones encode alike.
+    alone = encoder.encode(["heart attack"])
+    among = encoder.encode(TEXTS)[TEXTS.index("heart attack")]
+    assert np.allclose(alone[0], among, atol=1e-5)

@@ -50,13 +50,22 @@ class EmbeddingCache:
         self._db.close()
 
 
+def lengths(encoder: Encoder, texts: Sequence[str]) -> list[int]:
+    """Each text's length in the encoder's own units: tokens where it can count them (a batch pads to its longest
+    text in tokens, not characters), characters otherwise."""
+    counter = getattr(encoder, "token_counts", None)
+    return list(counter(texts)) if counter else [len(t) for t in texts]
+
+
 def encode_all(encoder: Encoder, texts: Sequence[str], cache: EmbeddingCache | None, batch_size: int = 64,
                progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, int]:
-    """Encode texts, reusing cached vectors and encoding each distinct text once; longest-first batches keep
-    padding low. Returns (vectors, newly encoded)."""
+    """Encode texts, reusing cached vectors and encoding each distinct text once; longest-first batches (by
+    token count) keep padding low. Returns (vectors, newly encoded)."""
     hashes = [text_hash(t) for t in texts]
     known = cache.get_many(list(dict.fromkeys(hashes))) if cache else {}
-    missing = sorted({h: t for h, t in zip(hashes, texts) if h not in known}.items(), key=lambda kv: -len(kv[1]))
+    todo = list({h: t for h, t in zip(hashes, texts) if h not in known}.items())
+    sizes = lengths(encoder, [t for _, t in todo])
+    missing = [todo[i] for i in sorted(range(len(todo)), key=lambda i: -sizes[i])]
     chunk = max(batch_size * BATCHES_PER_COMMIT, batch_size)
     for start in range(0, len(missing), chunk):
         part = missing[start:start + chunk]

@@ -105,16 +105,27 @@ class OnnxEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = self.threads, 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # do not burn shared cores
+        # Threads sleep between operators: spinning ones took cores from the tokenizer and from request threads (a
+        # build encoded no faster with them once batches were formed by token count).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # a file that verified yet does not load: say which, never fall back silently
             raise OnnxModelError(f"ONNX Runtime cannot load {self.path}: {exc}; delete it to re-export") from exc
         self._inputs = [i.name for i in self._session.get_inputs()]
+        self._counter = None  # a copy of the tokenizer without padding, made when first asked to count
         self.dim = int(self._session.get_outputs()[0].shape[-1])
 
     def vocabulary(self) -> frozenset[str]:
         return tokenizer_words(self.tokenizer.get_vocab())
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text after truncation, without padding (batches of similar counts pad least)."""
+        if self._counter is None:
+            self._counter = self.tokenizer.__class__.from_str(self.tokenizer.to_str())
+            self._counter.no_padding()
+        texts = [t.lower() if self._lower else t for t in texts]
+        return [len(e.ids) for e in self._counter.encode_batch(texts)]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         texts = [t.lower() if self._lower else t for t in texts]
