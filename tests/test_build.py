@@ -121,6 +121,19 @@ def test_a_rebuild_from_the_same_inputs_links_catalogue_and_groupings_and_change
     assert ix.read_manifest(settings.index_dir)["build"]["tables_reused"] is False
 
 
+def test_the_inputs_digest_of_held_out_terms_is_the_same_in_every_process():
+    """A held-out index built by one process (make eval) is reused by the next (make ranker), whatever its hash seed."""
+    import subprocess
+    import sys
+
+    script = ("from embeddings.index.build import BuildRequest; from embeddings.index.reuse import inputs_digest; "
+              "print(inputs_digest(BuildRequest(held_out={('icd10cm', 'M10'): frozenset("
+              "{'widget', 'gadget', 'sprocket', 'flange', 'gizmo', 'doohickey'})})))")
+    digests = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(digests) == 1
+
+
 def test_loaded_code_sets_are_cached_by_their_inputs_and_a_damaged_cache_file_is_loaded_again(tmp_path):
     from embeddings.index import reuse
     from embeddings.index.build import load_codesets

@@ -41,7 +41,8 @@ def inputs_digest(request: "BuildRequest", tables: bool = True) -> str:
             for path in sorted(Path(folder).rglob("*")):
                 if path.is_file():
                     h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
-        h.update(repr(sorted(request.held_out.items())).encode())
+        # Sorted inside too: a frozenset's repr follows string hashing, which differs from one process to the next.
+        h.update(repr(sorted((key, sorted(terms)) for key, terms in request.held_out.items())).encode())
     return h.hexdigest()
 
 
