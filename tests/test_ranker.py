@@ -20,6 +20,30 @@ def test_fit_learns_a_separable_signal_and_beats_the_given_order():
     assert np.allclose(again.score(x), model.score(x), atol=1e-4)
 
 
+def test_the_network_learns_features_acting_together_where_a_linear_model_cannot(monkeypatch):
+    monkeypatch.setattr(learn, "NET_STEPS", 300)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(800, len(ranker.FEATURES)))
+    a, b = x[:, 4], x[:, 12]
+    y = ((a > 0) == (b > 0)).astype(float)  # relevant when two features agree in sign: no single weight says it
+    groups = np.repeat(np.arange(80), 10)
+    linear, network = learn.fit(x, y, groups), learn.fit_network(x, y, groups)
+    assert learn.mrr(x, y, groups, network) > learn.mrr(x, y, groups, linear) + 0.1
+    again = ranker.RankerModel.from_json(network.to_json())
+    assert again.hidden is not None and np.allclose(again.score(x), network.score(x), atol=1e-4)
+
+
+def test_the_ensemble_scores_as_the_mean_of_its_networks(monkeypatch):
+    monkeypatch.setattr(learn, "NET_STEPS", 50)
+    rng = np.random.default_rng(2)
+    x, y, groups = rng.normal(size=(200, len(ranker.FEATURES))), (rng.random(200) < 0.2).astype(float), \
+        np.repeat(np.arange(20), 10)
+    members = [learn.fit_network(x, y, groups, learn.SEED + k) for k in range(3)]
+    merged = learn.fit_ensemble(x, y, groups, members=3)
+    assert merged.hidden is not None and merged.hidden.shape[1] == 3 * learn.NET_UNITS
+    assert np.allclose(merged.raw(x), np.mean([m.raw(x) for m in members], axis=0), atol=1e-6)
+
+
 def test_features_describe_each_candidate_from_every_path(engine):
     text = "appendicitis"
     parsed, u, fusion = engine.candidates(text, q.parse(text), None, "hybrid", DEFAULT_FEATURES)

@@ -1,4 +1,4 @@
-"""The learned ranking stage: a logistic model over per-candidate features replaces hand-set fusion weights."""
+"""The learned ranking stage: a small pairwise-trained network over per-candidate features replaces fused ranks."""
 from __future__ import annotations
 
 import json
@@ -27,26 +27,42 @@ GAPS = (("title_slots_gap", "title_slots"), ("title_share_gap", "title_share"), 
 
 @dataclass(frozen=True)
 class RankerModel:
+    """score = sigmoid(z·weights + bias + tanh(z·hidden + hidden_bias)·output), z the standardised features. Without
+    a hidden layer it is a linear (logistic) model."""
     names: tuple[str, ...]
     weights: np.ndarray
     bias: float
     mean: np.ndarray
     scale: np.ndarray
     info: dict
+    hidden: np.ndarray | None = None  # features x units
+    hidden_bias: np.ndarray | None = None
+    output: np.ndarray | None = None
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        z = (x - self.mean) / self.scale
+        value: np.ndarray = z @ self.weights + self.bias
+        if self.hidden is not None and self.hidden_bias is not None and self.output is not None:
+            value = value + np.tanh(z @ self.hidden + self.hidden_bias) @ self.output
+        return value
 
     def score(self, x: np.ndarray) -> np.ndarray:
-        z = ((x - self.mean) / self.scale) @ self.weights + self.bias
-        scores: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+        scores: np.ndarray = 1.0 / (1.0 + np.exp(-self.raw(x)))
         return scores
 
     def to_json(self) -> dict:
-        return {"features": list(self.names), "weights": self.weights.round(6).tolist(), "bias": round(self.bias, 6),
+        data = {"features": list(self.names), "weights": self.weights.round(6).tolist(), "bias": round(self.bias, 6),
                 "mean": self.mean.round(6).tolist(), "scale": self.scale.round(6).tolist(), "info": self.info}
+        if self.hidden is not None and self.hidden_bias is not None and self.output is not None:
+            data |= {"hidden": self.hidden.round(6).tolist(), "hidden_bias": self.hidden_bias.round(6).tolist(),
+                     "output": self.output.round(6).tolist()}
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "RankerModel":
+        layer = {k: np.array(data[k]) for k in ("hidden", "hidden_bias", "output") if k in data}
         return cls(tuple(data["features"]), np.array(data["weights"]), float(data["bias"]), np.array(data["mean"]),
-                   np.array(data["scale"]), dict(data.get("info", {})))
+                   np.array(data["scale"]), dict(data.get("info", {})), **layer)
 
 
 def load(path: Path = MODEL_FILE) -> RankerModel | None:
