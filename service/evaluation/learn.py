@@ -170,12 +170,12 @@ def main(argv=None) -> int:
                "validation_mrr@10_model": round(mrr(vx, vy, vgroups, model), 4)}
     print(json.dumps(checked), file=sys.stderr)
     final = fitter(np.vstack([x, vx]), np.concatenate([y, vy]), np.concatenate([groups, vgroups + groups.max() + 1]))
+    recipe = ({"loss": "pairwise logistic (RankNet), tanh hidden layer beside a linear part", "units": NET_UNITS,
+               "members": NET_MEMBERS, "l2": NET_L2, "steps": NET_STEPS, "learning_rate": NET_RATE, "optimiser": "Adam"}
+              if args.network else {"loss": "pairwise logistic (RankNet)", "l2": L2, "steps": STEPS})
     final = dataclasses.replace(final, info={
         "trained_on": {name: len(s.queries) for name, s in train_sets.items()}, "held_out_codes": len(held_codes),
-        "candidates": int(len(y) + len(vy)), "pairs": final.info["pairs"], "seed": SEED,
-        **({"loss": "pairwise logistic (RankNet), tanh hidden layer beside a linear part", "units": NET_UNITS,
-            "members": NET_MEMBERS, "l2": NET_L2, "steps": NET_STEPS, "learning_rate": NET_RATE, "optimiser": "Adam"}
-           if args.network else {"loss": "pairwise logistic (RankNet)", "l2": L2, "steps": STEPS}),
+        "candidates": int(len(y) + len(vy)), "pairs": final.info["pairs"], "seed": SEED, **recipe,
         "dense_model": engine.encoder.name, "seconds": round(time.monotonic() - started), **checked})
     ranker.MODEL_FILE.write_text(json.dumps(final.to_json(), indent=1) + "\n")
     print(f"ranker -> {ranker.MODEL_FILE}", file=sys.stderr)

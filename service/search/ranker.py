@@ -1,4 +1,5 @@
-"""The learned ranking stage: a small pairwise-trained network over per-candidate features replaces fused ranks."""
+"""The learned ranking stage: a pairwise-trained model over per-candidate features (linear by default, optionally
+with a hidden layer) replaces hand-set fusion weights."""
 from __future__ import annotations
 
 import json
