@@ -5,7 +5,7 @@ from service.evaluation import learn
 from service.evaluation import sets as es
 from service.search import query as q
 from service.search import ranker
-from service.search.engine import DEFAULT_FEATURES
+from service.search.engine import DEFAULT_FEATURES, SearchEngine
 
 
 def test_fit_learns_a_separable_signal_and_beats_the_given_order():
@@ -87,3 +87,21 @@ def test_gap_features_measure_each_candidate_against_the_best_of_its_query(engin
         g, v = x[:, ranker.FEATURES.index(gap)], x[:, ranker.FEATURES.index(of)]
         assert np.allclose(g, v - v.max()) and g.max() == 0.0
     assert (x[:, ranker.FEATURES.index("title_both_gap")] < 0).any()  # not every candidate says the query as well
+
+
+def test_candidates_only_the_words_found_still_get_their_meaning_score(engine):
+    engine = SearchEngine(engine.store, engine.encoder, engine.settings.replace(candidates=5))  # few per path
+    text = "appendicitis with peritonitis"
+    parsed, u, fusion = engine.candidates(text, q.parse(text), None, "hybrid", DEFAULT_FEATURES)
+    head = fusion.ranked()[:ranker.RANK_DEPTH]
+    words_only = [i for i in head if "dense" not in fusion.seen[i]]
+    assert words_only and set(fusion.similarity) == set(words_only)
+    vector = engine.embed(u.dense_text)
+    for i in words_only:
+        stored = engine.store.vector(str(engine.store.system_of[i]), i)
+        assert abs(fusion.similarity[i] - float(stored @ vector)) < 1e-5
+    x = ranker.features(head, fusion, engine.store.rows(head), engine.store, u)
+    score = x[:, ranker.FEATURES.index("dense_score")]
+    assert all(score[head.index(i)] == fusion.similarity[i] for i in words_only)
+    plain = engine.candidates(text, q.parse(text), None, "hybrid", DEFAULT_FEATURES - {"ranker"})[2]
+    assert not plain.similarity  # RRF alone never reads it, so it is not computed

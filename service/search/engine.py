@@ -165,6 +165,12 @@ class SearchEngine:
         # Codes deleted since an earlier release stay findable, below the codes valid today (unless typed exactly).
         fusion.damp([i for i in fusion.scores if self.store.inactive[i] and "code" not in fusion.reasons[i]],
                     INACTIVE_FACTOR)
+        if "ranker" in features and self.ranker is not None and self.meaning is not None and mode == "hybrid":
+            # A candidate only the words found still has a meaning score: the ranker weighs both for every one.
+            head = fusion.ranked()[:ranker.RANK_DEPTH]
+            if any("dense" in fusion.seen.get(i, {}) for i in head):
+                unseen = [i for i in head if "dense" not in fusion.seen.get(i, {})]
+                fusion.similarity.update(self.meaning.similarities(u.dense_text, unseen))
         return parsed, u, fusion
 
     def _retrieve(self, parsed: q.ParsedQuery, u: qu.Understood, system: str | None, mode: str) -> Fusion:

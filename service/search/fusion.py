@@ -29,6 +29,8 @@ class Fusion:
     reasons: dict[int, list[str]] = field(default_factory=dict)
     # candidate -> path -> (0-based rank, weight, path score): what a learned ranker reads
     seen: dict[int, dict[str, tuple[int, float, float]]] = field(default_factory=dict)
+    # candidate -> cosine similarity to the query, also for candidates the meaning path did not retrieve
+    similarity: dict[int, float] = field(default_factory=dict)
 
     def add(self, path: str, candidates: list[Candidate]) -> None:
         for rank, c in enumerate(candidates):

@@ -15,7 +15,7 @@ from service.search import understanding as qu
 from service.search.fusion import Fusion
 
 MODEL_FILE = Path(__file__).parent / "ranker.json"
-RANK_DEPTH = 60  # candidates (best fused first) the model scores; the rest keep their fused order after them
+RANK_DEPTH = 120  # candidates (best fused first) the model scores; the rest keep their fused order after them
 FEATURES = ("rrf", "lexical_rr", "lexical_all_words", "lexical_some_words", "dense_score", "dense_rr", "dense_absent",
             "code_exact", "code_prefix", "billable", "depth", "title_slots", "title_share", "title_both",
             "intent_agrees", "intent_conflicts", "expanded", "query_words", "new_technology",
@@ -90,7 +90,7 @@ def features(ids: list[int], fusion: Fusion, rows: dict[int, CodeRow], store: In
             1.0 / (1 + lexical[0]) if lexical else 0.0,
             float(lexical is not None and lexical[1] >= 1.0),
             float(lexical is not None and lexical[1] < 1.0),
-            dense[2] if dense else 0.0,
+            dense[2] if dense else fusion.similarity.get(i, 0.0),
             1.0 / (1 + dense[0]) if dense else 0.0,
             float(dense is None),
             float(bool(code) and fusion.scores.get(i, 0.0) >= 10),

@@ -209,3 +209,13 @@ class DenseRetriever:
             results += [(int(ids[p]), float(s)) for s, p in zip(scores[0], positions[0]) if p >= 0]
         results.sort(key=lambda r: -r[1])
         return [Candidate(i, 1.0, f"semantic {s:.2f}", score=s) for i, s in results[:limit]]
+
+    def similarities(self, text: str, ids: list[int]) -> dict[int, float]:
+        """The query's cosine similarity to each candidate's stored vector (candidates without one are left out)."""
+        vector = self.embed(text)  # the search just encoded it: a cache hit
+        found: dict[int, float] = {}
+        for i in ids:
+            stored = self.store.vector(str(self.store.system_of[i]), i)
+            if stored is not None:
+                found[i] = float(stored @ vector)
+        return found
