@@ -43,6 +43,9 @@ def train(out: Path, exclusions: Path, seed: int = tp.SEED, threads: int = 2, li
     log(f"{len(pairs):,} pairs in {len(groups):,} batches from {len(codes):,} codes "
         f"({len(prefixes):,} evaluation prefixes and {len(texts):,} query texts left out)")
     model = SentenceTransformer(str(base_path), device="cpu")
+    # Pairs are short, so training truncates at HYPER's length; the saved model encodes documents at the base
+    # model's length (saving the training length would cut every longer document in the index).
+    serving_length = model.max_seq_length
     model.max_seq_length = HYPER["max_seq_length"]
     model.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=HYPER["learning_rate"], weight_decay=HYPER["weight_decay"])
@@ -70,6 +73,7 @@ def train(out: Path, exclusions: Path, seed: int = tp.SEED, threads: int = 2, li
             bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}")
     bar.close()
     model.eval()
+    model.max_seq_length = serving_length
     out.mkdir(parents=True, exist_ok=True)
     model.save(str(out))
     seconds = time.monotonic() - started
