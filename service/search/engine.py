@@ -14,7 +14,7 @@ from embeddings.index.rows import CodeRow
 from embeddings.index.store import IndexStore
 from embeddings.settings import Settings
 from service.errors import QueryError
-from service.search import coverage, morphology, ranker, spelling, steering, terms
+from service.search import coverage, morphology, newtech, ranker, spelling, steering, terms
 from service.search import operations as ops
 from service.search import query as q
 from service.search import understanding as qu
@@ -145,6 +145,8 @@ class SearchEngine:
         inactive = any(self.store.inactive[i] for i in ranked[:steering.STEER_DEPTH])
         if u.sides or u.encounter or u.operations or u.seventh or u.history or u.cause or u.intent or inactive:
             ranked = self._steer(ranked, fusion, u)
+        if "new_technology" in features and u.slots:
+            ranked = newtech.after_standard(ranked, self.store, u.slots)
         if "rolldown" in features:
             ranked = roll_down(ranked, fusion, self.store, specific=len(parsed.words) >= SPECIFIC_WORDS)
         ranked = self._filter(ranked, billable, chapter)
