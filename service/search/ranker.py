@@ -10,7 +10,7 @@ import numpy as np
 
 from embeddings.index.rows import CodeRow
 from embeddings.index.store import IndexStore
-from service.search import coverage
+from service.search import coverage, newtech
 from service.search import understanding as qu
 from service.search.fusion import Fusion
 
@@ -102,7 +102,7 @@ def features(ids: list[int], fusion: Fusion, rows: dict[int, CodeRow], store: In
             float(bool(u.intent) and store.system_of[i] != u.intent),
             expanded, min(words, 10.0) / 10.0,
             # PCS section X (New Technology) codes, each for one new device or drug; the model learns their weight.
-            float(store.system_of[i] == "icd10pcs" and str(store.key_of[i]).startswith("X")),
+            float(newtech.is_new_technology(store, i)),
             0.0, 0.0, 0.0, 0.0,
         )
     if len(ids):
