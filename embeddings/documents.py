@@ -7,6 +7,7 @@ from typing import Iterable, Mapping
 from embeddings.abbreviations import spell_slashes
 from embeddings.codesets.content import ContentEntry
 from embeddings.codesets.pcs_axes import APPROACH_PLAIN_WORDS
+from embeddings.crossrefs import comparable, mentions
 from embeddings.records import Code
 
 MAX_TERMS_EMBEDDED = 6
@@ -23,7 +24,7 @@ class Document:
     code: str
     embed_text: str
     title: str
-    terms: str  # official synonyms of the code itself
+    terms: str  # official synonyms of the code itself, and the phrases other codes' notes use for it
     context: str  # hierarchy titles, axis labels and the synonyms the code inherits from its ancestors
     claim: str = ""  # the CMS short description (abbreviated claim text)
 
@@ -35,10 +36,12 @@ def build_documents(codes: Iterable[Code], titles: Mapping[tuple[str, str], str]
     `content` adds authored pack text so a search for words only a pack uses still finds the code."""
     held_out, content = held_out or {}, content or {}
     codes = list(codes)
+    # A held-out term stays out wherever it is written: another code's note may use the same words for the code.
+    named = mentions(codes, frozenset(comparable(t) for terms in held_out.values() for t in terms))
     own = {(c.system, c.code): synonyms(c, held_out.get((c.system, c.code), frozenset()))
-           for c in codes if c.kind in INHERITING_KINDS}
+           + named.get((c.system, c.code), []) for c in codes if c.kind in INHERITING_KINDS}
     return [build_document(c, titles, held_out.get((c.system, c.code), frozenset()), content.get((c.system, c.code)),
-                           inherited(c, own)) for c in codes]
+                           inherited(c, own), named.get((c.system, c.code), [])) for c in codes]
 
 
 def inherited(code: Code, own: Mapping[tuple[str, str], list[str]]) -> list[str]:
@@ -83,7 +86,9 @@ def procedure_sentence(code: Code) -> str:
 
 
 def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: frozenset[str] = frozenset(),
-                   content: ContentEntry | None = None, from_ancestors: list[str] | None = None) -> Document:
+                   content: ContentEntry | None = None, from_ancestors: list[str] | None = None,
+                   named: list[str] | None = None) -> Document:
+    """`named`: phrases other codes' notes use for this code; searchable words, not embedded."""
     path = hierarchy_path(code, titles)
     terms = synonyms(code, dropped)
     parts = [code.title]
@@ -104,7 +109,7 @@ def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: f
         context.append(APPROACH_PLAIN_WORDS.get(approach, ""))
     return Document(
         system=code.system, code=code.code, embed_text=embed_text, title=code.title,
-        terms=" | ".join(terms + [t for t in (code.description, content.search_text() if content else "") if t]),
+        terms=" | ".join(terms + list(named or ()) + [t for t in (code.description, content.search_text() if content else "") if t]),
         context=" | ".join(c for c in context if c),
         # 'w/o' spelt out, or the tokenizer would index it as the letters 'w' and 'o' (and 'w' reads as 'with').
         claim=spell_slashes(code.short) if code.short and code.short not in dropped else "",

@@ -9,6 +9,9 @@ CODES = [
     Code("icd10cm", "Q37", "Cleft palate with cleft lip", False, "category", notes=(Note("includes", "cheiloschisis"),)),
     Code("icd10cm", "Q37.9", "Unspecified cleft palate with unilateral cleft lip", True, "code", ("Q37",),
          notes=(Note("inclusion", "Cleft palate with cleft lip NOS"),), short="Unsp cleft palate w unil cleft lip"),
+    Code("icd10cm", "R10", "Abdominal and pelvic pain", False, "category",
+         notes=(Note("excludes1", "renal colic (N23)"), Note("excludes2", "cleft lip, both sides (Q37.9)"))),
+    Code("icd10cm", "N23", "Unspecified renal colic", True, "code"),
     Code("icd10pcs", "0FT44ZZ", "Resection of Gallbladder, Percutaneous Endoscopic Approach", True, "code",
          terms=("Cholecystectomy",), short="Resection of Gallbladder, Perc Endo Approach"),
 ]
@@ -17,15 +20,19 @@ CODES = [
 def test_pairs_come_from_every_table_source_and_point_at_the_official_title():
     found = tp.build_pairs(CODES, frozenset(), frozenset(), caps={})
     by_source = {p.source for p in found}
-    assert {"includes", "inclusion", "short", "pcs-index", "parent", "table"} <= by_source
+    assert {"includes", "inclusion", "mention", "short", "pcs-index", "parent", "table"} <= by_source
     assert tp.Pair("short", "Unsp cleft palate w unil cleft lip", CODES[3].title, "icd10cm:Q37.9") in found
-    assert tp.Pair("pcs-index", "Cholecystectomy", CODES[4].title, "icd10pcs:0FT44ZZ") in found
+    assert tp.Pair("pcs-index", "Cholecystectomy", CODES[6].title, "icd10pcs:0FT44ZZ") in found
+    # another code's note names Q37.9 with new words; 'renal colic' is N23's own title, NOS and unspecified aside
+    assert tp.Pair("mention", "cleft lip, both sides", CODES[3].title, "icd10cm:Q37.9") in found
+    assert not [p for p in found if p.source == "mention" and p.code == "icd10cm:N23"]
 
 
 def test_excluded_prefixes_and_query_texts_never_become_pairs():
     found = tp.build_pairs(CODES, frozenset({"icd10cm:Q37"}), frozenset({"threatened labor"}), caps={})
     assert not [p for p in found if p.code.startswith("icd10cm:Q37")]
     assert not [p for p in found if p.anchor.lower() == "threatened labor"]
+    assert not [p for p in found if p.source == "mention"]  # its only target is under an excluded prefix
     assert [p for p in found if p.code == "icd10pcs:0FT44ZZ"]
 
 
