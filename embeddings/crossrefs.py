@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Iterable, Mapping
 
 from embeddings.records import Code
 
@@ -19,6 +20,13 @@ _TRAILING = re.compile(r",?\s*if applicable\s*$", re.IGNORECASE)
 _ANOTHER_CODE = re.compile(r"\([A-Z][0-9][0-9A-Z]")  # 'tobacco use (Z72.0) and dependence (F17.-)' names two
 _ABOUT_CODING = re.compile(r"\bcodes?\b|^use\b", re.IGNORECASE)  # 'external cause code to identify ...'
 MIN_LENGTH = 3
+
+
+@dataclass(frozen=True)
+class Mention:
+    text: str  # the phrase, as the note writes it
+    source: str  # the code whose note it is
+    kind: str  # the note's kind (excludes1, use_additional, ...)
 
 
 def comparable(text: str) -> str:
@@ -38,13 +46,19 @@ def phrase(note_text: str) -> tuple[str, str] | None:
     return text, found.group("code")
 
 
-def mentions(codes: Iterable[Code], dropped: frozenset[str] = frozenset()) -> dict[tuple[str, str], list[str]]:
+def held_forms(held_out: Mapping[tuple[str, str], frozenset[str]]) -> frozenset[str]:
+    """Comparable forms of every held-out term: they stay out wherever they are written."""
+    return frozenset(comparable(t) for terms in held_out.values() for t in terms)
+
+
+def mentions(codes: Iterable[Code], dropped: frozenset[str] = frozenset()) -> dict[tuple[str, str], list[Mention]]:
     """(system, code) -> the phrases other codes' notes use for it, new wording only (not its own title or
-    synonyms); `dropped` holds comparable forms (see `comparable`) that must stay out, such as held-out terms."""
+    synonyms), first note first; `dropped` holds comparable forms (see `comparable`) that must stay out, such as
+    held-out terms."""
     codes = [c for c in codes if c.system == "icd10cm"]
     known = {c.code: {comparable(t) for t in [c.title, *c.notes_of("inclusion"), *c.notes_of("includes")]}
              for c in codes}
-    found: dict[tuple[str, str], list[str]] = defaultdict(list)
+    found: dict[tuple[str, str], list[Mention]] = defaultdict(list)
     for source in codes:
         for note in source.notes:
             if note.kind not in POINTING_KINDS:
@@ -57,5 +71,5 @@ def mentions(codes: Iterable[Code], dropped: frozenset[str] = frozenset()) -> di
             if key in known[target] or key in dropped:
                 continue
             known[target].add(key)
-            found[("icd10cm", target)].append(text)
+            found[("icd10cm", target)].append(Mention(text, source.code, note.kind))
     return dict(found)

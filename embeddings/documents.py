@@ -7,7 +7,7 @@ from typing import Iterable, Mapping
 from embeddings.abbreviations import spell_slashes
 from embeddings.codesets.content import ContentEntry
 from embeddings.codesets.pcs_axes import APPROACH_PLAIN_WORDS
-from embeddings.crossrefs import comparable, mentions
+from embeddings.crossrefs import held_forms, mentions
 from embeddings.records import Code
 
 MAX_TERMS_EMBEDDED = 6
@@ -37,7 +37,7 @@ def build_documents(codes: Iterable[Code], titles: Mapping[tuple[str, str], str]
     held_out, content = held_out or {}, content or {}
     codes = list(codes)
     # A held-out term stays out wherever it is written: another code's note may use the same words for the code.
-    named = mentions(codes, frozenset(comparable(t) for terms in held_out.values() for t in terms))
+    named = {key: [m.text for m in found] for key, found in mentions(codes, held_forms(held_out)).items()}
     own = {(c.system, c.code): synonyms(c, held_out.get((c.system, c.code), frozenset()))
            + named.get((c.system, c.code), []) for c in codes if c.kind in INHERITING_KINDS}
     return [build_document(c, titles, held_out.get((c.system, c.code), frozenset()), content.get((c.system, c.code)),

@@ -1,5 +1,5 @@
 """Phrases one code's notes use for another code become searchable words of that code, held-out terms excepted."""
-from embeddings.crossrefs import comparable, mentions, phrase
+from embeddings.crossrefs import Mention, comparable, mentions, phrase
 from embeddings.documents import build_documents
 from embeddings.records import Code, Note
 
@@ -32,9 +32,10 @@ def test_a_note_naming_one_code_gives_its_phrase_without_the_coding_instruction(
 
 def test_mentions_attach_new_wording_to_the_named_code():
     found = mentions(CODES)
-    assert found[("icd10cm", "R19.7")] == ["fluid loss"]  # 'diarrhea NOS' repeats the title, 'NOS' aside
-    assert found[("icd10cm", "A04")] == ["gastroenteritis due to bugs"]
-    assert found[("icd10cm", "A09")] == ["dehydration"]
+    # 'diarrhea NOS' repeats R19.7's title, 'NOS' and 'unspecified' aside
+    assert found[("icd10cm", "R19.7")] == [Mention("fluid loss", "K52.9", "use_additional")]
+    assert found[("icd10cm", "A04")] == [Mention("gastroenteritis due to bugs", "A09", "excludes2")]
+    assert found[("icd10cm", "A09")] == [Mention("dehydration", "R19.7", "use_additional")]
     assert ("icd10cm", "K50") not in found
 
 

@@ -212,3 +212,14 @@ def test_highlight_marks_matching_words_and_escapes_the_title():
 def test_link_codes_links_only_codes_in_the_index():
     text = str(link_codes("old infarction (I25.2); tobacco (Z72.0); <b>", "icd10cm", {"I25.2"}))
     assert text == 'old infarction (<a href="/codes/icd10cm/I25.2">I25.2</a>); tobacco (Z72.0); &lt;b&gt;'
+
+
+def test_code_page_lists_the_other_codes_whose_notes_name_it(client, engine):
+    found = engine.store._catalogue.all("SELECT system, key, source, kind, text FROM mentions ORDER BY rowid LIMIT 1")
+    assert found, "the fixture's tables have notes that name another code"
+    system, key, source, kind, text = found[0]
+    code = engine.store.record(system, key).code
+    items = html(client.get(f"/codes/{system}/{code}")).select("ul.named-in li")
+    assert any(text in li.get_text() and li.select_one(f'a[href="/codes/{system}/{source}"]') for li in items)
+    body = client.get(f"/api/codes/{system}/{code}").json()
+    assert any(m["code"] == source and m["kind"] == kind and m["text"] == text for m in body["named_in"])

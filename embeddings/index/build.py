@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from embeddings import abbreviations, groupings
+from embeddings import abbreviations, crossrefs, groupings
 from embeddings.codesets import BUILTIN_SYSTEMS, CodeSet, history, load_codeset
 from embeddings.codesets import custom as custom_loader
 from embeddings.codesets.content import ContentEntry, load_pack
@@ -148,7 +148,8 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
             tables_reused = reuse.link_tables(previous, tmp, tables_from)
             if not tables_reused:
                 writer.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content,
-                                       claim_words, scoped)
+                                       claim_words, scoped, crossrefs.mentions(codes, crossrefs.held_forms(
+                                           request.held_out)))
                 groupings.write_cached(tmp / ix.GROUPINGS, codes, Path(settings.cache_dir))
             dense_digests, reused_dense = write_systems(
                 tmp, [c.system for c in codes], vectors, (settings.index_type, settings.hnsw_m,

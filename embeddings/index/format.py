@@ -32,6 +32,9 @@ CREATE TABLE vocabulary (word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT R
 CREATE TABLE abbreviations (word TEXT PRIMARY KEY, expansion TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE content (system TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT NULL, sections TEXT NOT NULL,
     PRIMARY KEY (system, key));
+CREATE TABLE mentions (system TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL,
+    text TEXT NOT NULL);
+CREATE INDEX mentions_code ON mentions(system, key);
 """
 
 GROUPINGS_SCHEMA = """

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -133,6 +134,16 @@ class IndexStore(LexicalReads):
         if row is None:
             return None
         return ContentEntry(system, code, tuple(tuple(s) for s in json.loads(row[1])), row[0])
+
+    def mentions(self, system: str, code: str) -> list[tuple[str, str, str]]:
+        """(source code, note kind, phrase) of the other codes' notes that name this code, in tabular order; none
+        from an index built before the table existed."""
+        try:
+            found = self._catalogue.all("SELECT source, kind, text FROM mentions WHERE system = ? AND key = ? "
+                                        "ORDER BY rowid", (system, code_key(code)))
+        except sqlite3.OperationalError:
+            return []
+        return [(str(s), str(k), str(t)) for s, k, t in found]
 
     def embed_text(self, row_id: int) -> str:
         row = self._catalogue.one("SELECT embed_text FROM codes WHERE id = ?", (row_id,))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from embeddings.codesets.content import ContentEntry
+from embeddings.crossrefs import Mention
 from embeddings.documents import Document
 from embeddings.index import format as fmt
 from embeddings.records import Code, SystemInfo, code_key
@@ -19,7 +20,9 @@ _VOCABULARY_WORD = re.compile(r"[a-z][a-z0-9']{2,}")
 
 def write_catalogue(path: Path, infos: Sequence[SystemInfo], codes: Sequence[Code], docs: Sequence[Document],
                     content: Sequence[ContentEntry] = (), abbreviations: Mapping[str, str] | None = None,
-                    vocabulary_systems: set[str] | None = None) -> None:
+                    vocabulary_systems: set[str] | None = None,
+                    mentions: Mapping[tuple[str, str], Sequence[Mention]] | None = None) -> None:
+    """`mentions`: the phrases other codes' notes use for a code, shown on its page."""
     db = sqlite3.connect(path)
     try:
         # Written aside and fsynced before any server may open it: no journal and no syncs while writing.
@@ -35,6 +38,9 @@ def write_catalogue(path: Path, infos: Sequence[SystemInfo], codes: Sequence[Cod
         db.executemany("INSERT INTO abbreviations VALUES (?, ?)", sorted((abbreviations or {}).items()))
         db.executemany("INSERT INTO content VALUES (?, ?, ?, ?)",
                        [(e.system, code_key(e.code), e.source, json.dumps(e.sections)) for e in content])
+        db.executemany("INSERT INTO mentions VALUES (?, ?, ?, ?, ?)",
+                       [(system, code_key(code), m.source, m.kind, m.text)
+                        for (system, code), found in sorted((mentions or {}).items()) for m in found])
         words = Counter(w for d in docs if vocabulary_systems is None or d.system in vocabulary_systems
                         for w in _VOCABULARY_WORD.findall(f"{d.title} {d.terms}".lower()))
         db.executemany("INSERT INTO vocabulary VALUES (?, ?)", words.items())

@@ -16,7 +16,7 @@ from embeddings.records import Code
 SEED = 20261201
 # Per-source caps keep one source (50k short descriptions) from drowning the rest, and keep training (about
 # 16k pairs, one epoch) to about a quarter of an hour on two cores.
-CAPS = {"inclusion": 7000, "includes": 800, "mention": 3500, "pcs-index": 2500, "short-cm": 3000,
+CAPS = {"inclusion": 8000, "includes": 800, "mention": 3500, "pcs-index": 2500, "short-cm": 3000,
         "short-pcs": 2500, "table": 700, "parent": 1500}
 TABLE = Path(__file__).resolve().parents[1] / "terms" / "abbreviations.tsv"
 
@@ -73,7 +73,7 @@ def build_pairs(codes: Sequence[Code], prefixes: frozenset[str], texts: frozense
     for (system, code), phrases in sorted(mentions(codes, frozenset(comparable(t) for t in texts)).items()):
         target = by_code.get((system, code))
         if target is not None and not excluded(target, prefixes):
-            found["mention"] += [Pair("mention", t, target.title, f"{system}:{code}") for t in phrases]
+            found["mention"] += [Pair("mention", m.text, target.title, f"{system}:{code}") for m in phrases]
     rng = random.Random(seed)
     for term, holders in sorted(pcs_terms.items()):
         holder = holders[rng.randrange(len(holders))]

@@ -247,7 +247,7 @@ class SearchEngine:
         for reason in why:
             if reason == "lexical":
                 matched = matched_words(row.title, words)
-                reasons.append("words: " + ", ".join(matched) if matched else "index or inclusion terms")
+                reasons.append("words: " + ", ".join(matched) if matched else "synonyms, or notes that name it")
                 if isinstance(u, qu.Understood):
                     reasons += [f"expanded {e}" for e in u.expansions
                                 if matched_words(row.title, tuple(q.tokens(e.expansion))) and e.term not in matched]

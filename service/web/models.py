@@ -98,6 +98,8 @@ class CodeRecordOut(BaseModel):
     breadcrumbs: list[dict]
     children: list[dict]
     note_groups: list[dict]
+    named_in: list[dict] = Field([], description="other codes' notes that name this code: {code, url, kind, label, "
+                                                "text}, text being the phrase the note uses (official wording)")
     seventh_table: list[dict]
     plain_description: DescriptionOut | None = Field(
         description="generated (ICD-10-PCS), assembled (ICD-10-CM) or file-supplied description, labelled")

@@ -67,6 +67,9 @@ def code_detail(engine: SearchEngine, system: str, code: str) -> dict:
                    for p in record.parents]
     groups = [{"kind": kind, "label": label, "notes": record.notes_of(kind)}
               for kind, label in NOTE_LABELS.items() if record.notes_of(kind)]
+    sources = store.mentions(system, record.code)
+    named_in = [{"code": src, "url": code_url(system, src), "kind": kind, "label": NOTE_LABELS.get(kind, kind),
+                 "text": text} for src, kind, text in sources]
     info = store.systems[system]
     description = describe(record, store, info.get("title", system))
     links = [asdict(c) | {"url": code_url(c.system, c.code) if c.system in store.systems
@@ -76,7 +79,7 @@ def code_detail(engine: SearchEngine, system: str, code: str) -> dict:
             "system_info": {**{k: info.get(k, "") for k in INFO_FIELDS},
                             "fhir_uri": system_uri(system, info)},
             "breadcrumbs": breadcrumbs, "children": [row_dict(r) for r in store.children(system, record.code)],
-            "note_groups": groups, "seventh_table": [{"character": c, "meaning": m} for c, m in record.seventh],
+            "note_groups": groups, "named_in": named_in, "seventh_table": [{"character": c, "meaning": m} for c, m in record.seventh],
             "plain_description": description.to_dict() if description else None,
             "content": content_dict(store.content(system, record.code)), "crosswalks": links,
             "validity": validity_dict(store, system, record)}
