@@ -12,10 +12,11 @@ embolization intubation""".split())
 PROCEDURE_SUFFIXES = ("ectomy", "otomy", "ostomy", "plasty", "scopy", "pexy", "rrhaphy", "graphy", "tripsy", "centesis")
 # ... unless it also names a condition of or after one ("complication of knee replacement" is a diagnosis).
 CONDITION_WORDS = frozenset("""complication complications status history hx rejection failure malfunction dependence
-presence absence aftercare infection disorder disease syndrome pain""".split())
-# Of those, the words only ICD-10-CM codes say: 'hemodialysis status' is Z99.2, never a dialysis procedure.
+presence absence aftercare infection disorder disease syndrome pain encounter admission screening""".split())
+# Of those, the words only ICD-10-CM codes say: 'hemodialysis status' is Z99.2, never a dialysis procedure, and
+# 'encounter for chemotherapy' is how chapter 21 titles a reason for care (Z51.11), not the infusion itself.
 DIAGNOSIS_WORDS = frozenset("complication complications status history hx rejection malfunction dependence aftercare"
-                            .split())
+                            " encounter admission screening".split())
 
 
 def intent_of(words: list[str], matches: Matches) -> str:
