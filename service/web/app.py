@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, engine: SearchEngine | None = N
     return app
 
 
-def readable_request(request: Request) -> None:
+async def readable_request(request: Request) -> None:
     """Percent-encoded bytes that are not UTF-8 (%ff) are a 400, not text silently turned into U+FFFD."""
     scope = request.scope
     for part, raw in (("path", scope.get("raw_path") or b""), ("query", scope.get("query_string") or b"")):

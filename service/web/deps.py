@@ -1,4 +1,4 @@
-"""Objects handlers receive as declared dependencies, read from the app's state (set once by the factory)."""
+"""Handler dependencies read from the app's state; coroutines, as a plain function costs a thread-pool trip."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -9,17 +9,17 @@ from embeddings.settings import Settings
 from service.search.engine import SearchEngine
 
 
-def get_engine(request: Request) -> SearchEngine:
+async def get_engine(request: Request) -> SearchEngine:
     engine: SearchEngine = request.app.state.engine
     return engine
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_groups(request: Request) -> dict[str, list[dict]]:
+async def get_groups(request: Request) -> dict[str, list[dict]]:
     """Top-level groups (chapters, PCS sections) of each loaded system: the chapter filter's values."""
     groups: dict[str, list[dict]] = request.app.state.groups
     return groups

@@ -57,7 +57,7 @@ def documented(kinds: tuple[str, ...], params: tuple[tuple, ...], errors=(400, 4
     return extra
 
 
-def get_terminology(request: Request) -> Terminology:
+async def get_terminology(request: Request) -> Terminology:
     tx: Terminology = request.app.state.terminology
     return tx
 
