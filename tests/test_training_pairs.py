@@ -54,3 +54,17 @@ def test_exclusions_cover_every_query_and_held_out_code_of_the_sets(engine, tmp_
         for query in qset.queries:
             assert " ".join(query.text.split()).lower() in texts
             assert all(f"{query.system}:{p}" in prefixes for p in query.prefixes)
+
+
+def test_blend_averages_every_weight_with_the_base_model():
+    import torch
+
+    from embeddings.training.train import blend
+    torch.manual_seed(0)
+    trained, base = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    before = {k: v.clone() for k, v in trained.state_dict().items()}
+    blend(trained, base, 0.25)
+    for name, value in trained.state_dict().items():
+        assert torch.allclose(value, 0.75 * before[name] + 0.25 * base.state_dict()[name])
+    blend(trained, base, 1.0)
+    assert all(torch.equal(v, base.state_dict()[k]) for k, v in trained.state_dict().items())

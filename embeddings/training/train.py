@@ -18,8 +18,10 @@ from embeddings.training import pairs as tp
 OUT = repo_file("data", "model", "medcodes-minilm")
 MANIFEST = repo_file("data", "model", "training.json")
 EXCLUSIONS = repo_file("data", "model", "excluded.tsv")
+# keep_base: the share of the packaged model's weights averaged back into the trained ones (weight-space
+# ensembling, as in WiSE-FT): it keeps what the base model knew of everyday wording while keeping most of the gain.
 HYPER = {"batch_size": 64, "epochs": 1, "learning_rate": 3e-5, "warmup_share": 0.1, "scale": 20.0,
-         "max_seq_length": 64, "weight_decay": 0.01}
+         "max_seq_length": 64, "weight_decay": 0.01, "keep_base": 0.5}
 
 
 def train(out: Path, exclusions: Path, seed: int = tp.SEED, threads: int = 2, limit: int = 0,
@@ -74,6 +76,7 @@ def train(out: Path, exclusions: Path, seed: int = tp.SEED, threads: int = 2, li
     bar.close()
     model.eval()
     model.max_seq_length = serving_length
+    blend(model, SentenceTransformer(str(base_path), device="cpu"), HYPER["keep_base"])
     out.mkdir(parents=True, exist_ok=True)
     model.save(str(out))
     seconds = time.monotonic() - started
@@ -98,6 +101,16 @@ def train(out: Path, exclusions: Path, seed: int = tp.SEED, threads: int = 2, li
         "model": {"sha256": model_digest(out), "path": "data/model/medcodes-minilm"},
     }
     return manifest
+
+
+def blend(model, base, keep_base: float) -> None:
+    """In place: every floating-point weight becomes (1 - keep_base) x trained + keep_base x base."""
+    import torch
+    with torch.no_grad():
+        base_state = base.state_dict()
+        for name, value in model.state_dict().items():
+            if value.dtype.is_floating_point:
+                value.mul_(1.0 - keep_base).add_(base_state[name], alpha=keep_base)
 
 
 def _embed(model, texts):
