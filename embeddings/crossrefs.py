@@ -14,7 +14,7 @@ POINTING_KINDS = ("excludes1", "excludes2", "code_first", "use_additional", "cod
 _ONE_CODE = re.compile(r"^(?P<text>.*?)\s*\((?P<code>[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:\.-|-)?\)\s*$")
 # The instruction around the phrase in 'use additional' and 'code also' notes ('code to identify the type of ...',
 # 'if applicable, ...'): words about coding, not about the condition.
-_INSTRUCTION = re.compile(r"^(?:code(?:,)?\s*(?:if applicable,\s*)?(?:to identify|for)?\s*(?:any\s+)?(?:associated\s+)?"
+_INSTRUCTION = re.compile(r"^(?:code\b,?\s*(?:if applicable,\s*)?(?:to identify|for)?\s*(?:any\s+)?(?:associated\s+)?"
                           r"(?:the\s+)?(?:type of\s+)?|if applicable,?\s*)", re.IGNORECASE)
 _TRAILING = re.compile(r",?\s*if applicable\s*$", re.IGNORECASE)
 _ANOTHER_CODE = re.compile(r"\([A-Z][0-9][0-9A-Z]")  # 'tobacco use (Z72.0) and dependence (F17.-)' names two

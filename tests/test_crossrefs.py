@@ -26,6 +26,7 @@ def test_a_note_naming_one_code_gives_its_phrase_without_the_coding_instruction(
     assert phrase("gastroenteritis due to bugs (A04.-)") == ("gastroenteritis due to bugs", "A04")
     assert phrase("code to identify the dehydration, if applicable (A09)") == ("dehydration", "A09")
     assert phrase("code for any associated fluid loss (R19.7)") == ("fluid loss", "R19.7")
+    assert phrase("codeine poisoning (T40.2)") == ("codeine poisoning", "T40.2")  # a word, not the instruction
     assert phrase("noninfective colitis (K50-K52)") is None  # a range describes a group
     assert phrase("tobacco use (Z72.0) and dependence (F17.-)") is None
 
