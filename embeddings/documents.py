@@ -7,7 +7,7 @@ from typing import Iterable, Mapping
 from embeddings.abbreviations import spell_slashes
 from embeddings.codesets.content import ContentEntry
 from embeddings.codesets.pcs_axes import APPROACH_PLAIN_WORDS
-from embeddings.crossrefs import held_forms, mentions
+from embeddings.crossrefs import Mention, held_forms, mentions
 from embeddings.records import Code
 
 MAX_TERMS_EMBEDDED = 6
@@ -31,13 +31,17 @@ class Document:
 
 def build_documents(codes: Iterable[Code], titles: Mapping[tuple[str, str], str],
                     held_out: Mapping[tuple[str, str], frozenset[str]] | None = None,
-                    content: Mapping[tuple[str, str], ContentEntry] | None = None) -> list[Document]:
+                    content: Mapping[tuple[str, str], ContentEntry] | None = None,
+                    found: Mapping[tuple[str, str], list[Mention]] | None = None) -> list[Document]:
     """`titles` maps (system, code) to title for hierarchy paths; `held_out` drops evaluation terms;
-    `content` adds authored pack text so a search for words only a pack uses still finds the code."""
+    `content` adds authored pack text so a search for words only a pack uses still finds the code; `found` is
+    `crossrefs.mentions` of the same codes and held-out terms when the caller has it already."""
     held_out, content = held_out or {}, content or {}
     codes = list(codes)
     # A held-out term stays out wherever it is written: another code's note may use the same words for the code.
-    named = {key: [m.text for m in found] for key, found in mentions(codes, held_forms(held_out)).items()}
+    if found is None:
+        found = mentions(codes, held_forms(held_out))
+    named = {key: [m.text for m in items] for key, items in found.items()}
     own = {(c.system, c.code): synonyms(c, held_out.get((c.system, c.code), frozenset()))
            + named.get((c.system, c.code), []) for c in codes if c.kind in INHERITING_KINDS}
     return [build_document(c, titles, held_out.get((c.system, c.code), frozenset()), content.get((c.system, c.code)),
