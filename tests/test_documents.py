@@ -46,3 +46,16 @@ def test_claim_text_is_indexed_with_slash_forms_spelt_out():
     held = build_documents([code], {(code.system, code.code): code.title},
                            {(code.system, code.code): frozenset({code.short})})[0]
     assert held.claim == ""  # a held-out short description is matched as written, before spelling out
+
+
+def test_condition_words_begin_diagnosis_titles_and_no_procedure_text_uses_them():
+    from embeddings.documents import Document
+    from embeddings.index.writer import condition_words
+
+    def doc(system, title, terms=""):
+        return Document(system, "X", "", title, terms, "")
+    docs = [doc("icd10cm", "Obstruction of bile duct"), doc("icd10cm", "Obstruction of airway"),
+            doc("icd10cm", "Deficiency of vitamin K"), doc("icd10cm", "Bypass graft stenosis"),
+            doc("icd10pcs", "Bypass Stomach to Jejunum, Open Approach"), doc("icd10cm", "Stenosis of trachea"),
+            doc("icd10pcs", "Dilation of Trachea", "tracheal stenosis repair")]
+    assert condition_words(docs) == {"obstruction": 2, "deficiency": 1}

@@ -69,3 +69,15 @@ def test_anatomy_roots_read_compound_procedure_words_the_curated_table_lacks(par
     assert ("scrotum", "resection") in morphology.read("scrotectomy")
     assert ("scapula", "reposition") in morphology.read("scapulopexy")
     assert mo.Morphology(mo.load_parts(anatomy=None), {}).read("scrotectomy") == ()
+
+
+def test_a_corrected_word_is_read_again_and_gets_its_parts(parts):
+    vocabulary = {"hysterectomy": 16, "uterus": 900, "resection": 4000}
+    understanding = qu.Understanding(terms.load_table(), spelling.Speller(vocabulary),
+                                     morphology=mo.Morphology(parts, vocabulary))
+    u = understanding.understand("hysterectamy", None, ALL)
+    assert u.did_you_mean == "hysterectomy" and [c.suggestion for c in u.corrections] == ["hysterectomy"]
+    assert any("uterus" in reading for reading in u.slots[0]) and "uterus" in u.dense_text
+    assert u.intent == "icd10pcs"
+    typed_right = understanding.understand("hysterectomy", None, ALL)
+    assert u.slots == typed_right.slots

@@ -50,8 +50,11 @@ def test_an_unfinished_last_word_completes_a_table_term_only_while_typing(table)
     assert [e.term for e in typing.expansions] == ["heart attac"]
     assert any("myocardial infarction" in e.expansion for e in typing.expansions)
     assert any("infarction" in alt for alt in typing.slots[0])
-    # A finished query, a known last word or a fragment under three letters is left as typed.
-    assert not understanding.understand("heart attac", None, ALL).expansions
+    # A finished query is not completed but corrected, then read as typed right ('heart attack' is a table term);
+    # a known last word or a fragment under three letters is left as typed.
+    finished = understanding.understand("heart attac", None, ALL)
+    assert [e.term for e in finished.expansions] == ["heart attack"] and finished.did_you_mean == "heart attack"
+    assert not understanding.understand("heart attac", None, ALL - {"spell"}).expansions
     assert not understanding.understand("heart failure", None, ALL, partial_last=True).expansions
     assert not understanding.understand("heart at", None, ALL, partial_last=True).expansions
     assert not understanding.understand("heart attac", None, frozenset({"spell"}), partial_last=True).expansions
@@ -141,7 +144,10 @@ def test_unknown_feature_is_a_query_error(engine):
 
 def test_table_terms_match_whichever_number_the_query_uses(table):
     assert terms.singular("sores") == "sore" and terms.singular("injuries") == "injury"
-    assert terms.singular("abscess") == terms.singular("abscess") == "abscess" and terms.singular("virus") == "virus"
+    assert terms.singular("abscess") == terms.singular("abscesses") == "abscess" and terms.singular("virus") == "virus"
+    assert terms.singular("metastases") == "metastasis" and terms.singular("stenoses") == "stenosis"
+    assert terms.singular("diseases") == "disease" and terms.singular("headaches") == "headache"
+    assert terms.singular("rashes") == "rash" and terms.singular("stitches") == "stitch"
     understanding = qu.Understanding(table, None)
     one = understanding.understand("bed sore", None, ALL).expansions
     many = understanding.understand("bed sores", None, ALL).expansions
@@ -185,6 +191,17 @@ def test_words_only_diagnoses_say_keep_procedures_out(table):
     assert understanding.understand("encounter for dialysis", None, ALL).intent == "icd10cm"
     assert understanding.understand("admission for biopsy", None, ALL).intent == "icd10cm"
     assert understanding.understand("hemodialysis status", "icd10cm", ALL).intent == ""
+
+
+def test_a_condition_word_asks_for_a_diagnosis_unless_a_procedure_is_named(table):
+    understanding = qu.Understanding(table, None, conditions=frozenset({"obstruction", "deficiency"}))
+    assert understanding.understand("obstruction of the airway", None, ALL).intent == "icd10cm"
+    assert understanding.understand("antithrombin deficiency", None, ALL).intent == "icd10cm"
+    # a procedure word wins: the query names what was done about the condition
+    assert understanding.understand("bowel obstruction repair", None, ALL).intent == "icd10pcs"
+    assert understanding.understand("tracheostomy airway", None, ALL).intent == "icd10pcs"
+    assert qu.Understanding(table, None).understand("antithrombin deficiency", None, ALL).intent == ""
+    assert understanding.understand("antithrombin deficiency", None, ALL - {"intent"}).intent == ""
 
 
 def test_a_poisoning_with_no_intent_stated_steers_to_accidental(table):

@@ -30,6 +30,7 @@ CREATE VIRTUAL TABLE lexical USING fts5(title, terms, context, claim,
     tokenize = {TOKENIZE}, prefix = '2 3 4');
 CREATE TABLE vocabulary (word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE abbreviations (word TEXT PRIMARY KEY, expansion TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE conditions (word TEXT PRIMARY KEY, titles INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE content (system TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT NULL, sections TEXT NOT NULL,
     PRIMARY KEY (system, key));
 CREATE TABLE mentions (system TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL,

@@ -135,6 +135,15 @@ class IndexStore(LexicalReads):
             return None
         return ContentEntry(system, code, tuple(tuple(s) for s in json.loads(row[1])), row[0])
 
+    def condition_words(self, min_titles: int) -> frozenset[str]:
+        """Words that begin at least `min_titles` ICD-10-CM titles and no ICD-10-PCS text uses (see
+        `writer.condition_words`); none from an index built before the table existed."""
+        try:
+            found = self._catalogue.all("SELECT word FROM conditions WHERE titles >= ?", (min_titles,))
+        except sqlite3.OperationalError:
+            return frozenset()
+        return frozenset(str(r[0]) for r in found)
+
     def mentions(self, system: str, code: str) -> list[tuple[str, str, str]]:
         """(source code, note kind, phrase) of the other codes' notes that name this code, in tabular order; none
         from an index built before the table existed."""

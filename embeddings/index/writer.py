@@ -1,4 +1,4 @@
-"""Writing an index's SQLite files: the catalogue (codes, FTS5 lexical table, vocabulary, content) and groupings."""
+"""Writing an index's SQLite files: the catalogue (codes, FTS5 lexical table, vocabularies, content) and groupings."""
 from __future__ import annotations
 
 import json
@@ -44,11 +44,20 @@ def write_catalogue(path: Path, infos: Sequence[SystemInfo], codes: Sequence[Cod
         words = Counter(w for d in docs if vocabulary_systems is None or d.system in vocabulary_systems
                         for w in _VOCABULARY_WORD.findall(f"{d.title} {d.terms}".lower()))
         db.executemany("INSERT INTO vocabulary VALUES (?, ?)", words.items())
+        db.executemany("INSERT INTO conditions VALUES (?, ?)", sorted(condition_words(docs).items()))
         db.execute("INSERT INTO lexical(lexical) VALUES ('optimize')")
         db.commit()
         db.execute("VACUUM")
     finally:
         db.close()
+
+
+def condition_words(docs: Sequence[Document]) -> Counter[str]:
+    """Words that begin ICD-10-CM titles ('obstruction', 'deficiency', 'congenital') and that no ICD-10-PCS title or
+    synonym uses, each with the number of titles it begins: a query that says one asks for a diagnosis."""
+    procedure = {w for d in docs if d.system == "icd10pcs" for w in _VOCABULARY_WORD.findall(f"{d.title} {d.terms}".lower())}
+    first = Counter(m.group(0) for d in docs if d.system == "icd10cm" and (m := _VOCABULARY_WORD.match(d.title.lower())))
+    return Counter({w: n for w, n in first.items() if w not in procedure})
 
 
 def write_groupings(path: Path, meta: list[tuple[str, str]], labels: list[tuple[str, str, str, str]],

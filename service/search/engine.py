@@ -19,6 +19,7 @@ from service.search import operations as ops
 from service.search import query as q
 from service.search import understanding as qu
 from service.search.fusion import Candidate, Fusion
+from service.search.intent import CONDITION_MIN_TITLES
 from service.search.query import STEM
 from service.search.retrievers import CodeRetriever, DenseRetriever, LexicalRetriever, QueryEmbeddings
 from service.search.rolldown import SPECIFIC_WORDS, roll_down
@@ -72,7 +73,8 @@ class SearchEngine:
         operations = ops.Operations(ops.load_rules(), ops.device_words(store.titles_starting("icd10pcs", "Removal of ")),
                                     ops.root_words(store.first_title_words("icd10pcs")))
         self.understanding = qu.Understanding(table, speller, store.abbreviations(), self._official_word, operations,
-                                              morphology.Morphology(morphology.load_parts(), self.vocabulary))
+                                              morphology.Morphology(morphology.load_parts(), self.vocabulary),
+                                              store.condition_words(CONDITION_MIN_TITLES))
         self.ranker = ranker.load()
         self.codes = CodeRetriever(store)
         self.words = LexicalRetriever(store, self.vocabulary)

@@ -1,6 +1,8 @@
 """Which code system a query's words ask for: a procedure (ICD-10-PCS), a diagnosis (ICD-10-CM), or either."""
 from __future__ import annotations
 
+from typing import Collection
+
 from service.search.terms import Matches
 
 # Words that name an intervention, so the query asks for an ICD-10-PCS procedure code ...
@@ -8,7 +10,7 @@ PROCEDURE_WORDS = frozenset("""surgery operation repair removal remove replaceme
 implantation transplant transplantation amputation reconstruction fusion biopsy excision resection drainage ablation
 bypass graft grafting stent stenting dilation angioplasty catheterization injection infusion transfusion scan imaging
 ultrasound mri ct radiography fluoroscopy suture sutures stitches fixation debridement extraction incision ligation
-embolization intubation""".split())
+embolization intubation evacuation evacuate placement""".split())
 PROCEDURE_SUFFIXES = ("ectomy", "otomy", "ostomy", "plasty", "scopy", "pexy", "rrhaphy", "graphy", "tripsy", "centesis")
 # ... unless it also names a condition of or after one ("complication of knee replacement" is a diagnosis).
 CONDITION_WORDS = frozenset("""complication complications status history hx rejection failure malfunction dependence
@@ -19,10 +21,19 @@ DIAGNOSIS_WORDS = frozenset("complication complications status history hx reject
                             " encounter admission screening".split())
 
 
-def intent_of(words: list[str], matches: Matches) -> str:
-    """"icd10pcs", "icd10cm" or "" for the query's words and the table terms found in it."""
+# A word must begin this many ICD-10-CM titles to count as a condition word: fewer are names ('Down syndrome').
+CONDITION_MIN_TITLES = 3
+
+
+def intent_of(words: list[str], matches: Matches, conditions: Collection[str] = frozenset()) -> str:
+    """"icd10pcs", "icd10cm" or "" for the query's words and the table terms found in it. `conditions` are the
+    index's condition words (they begin diagnosis titles, no procedure text uses them): a query that names no
+    procedure but says one of them ('antithrombin deficiency') asks for a diagnosis."""
     procedure = any(w in PROCEDURE_WORDS or w.endswith(PROCEDURE_SUFFIXES) for w in words) or any(
         e.system == "icd10pcs" for _n, entries in matches.values() for e in entries)
-    if procedure and not CONDITION_WORDS & set(words):
+    said = set(words)
+    if procedure and not CONDITION_WORDS & said:
         return "icd10pcs"
-    return "icd10cm" if DIAGNOSIS_WORDS & set(words) else ""
+    if DIAGNOSIS_WORDS & said or (not procedure and not said.isdisjoint(conditions)):
+        return "icd10cm"
+    return ""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -23,11 +24,20 @@ class Entry:
     system: str  # "" means any system
 
 
+_GREEK_PLURAL = re.compile(r"^[a-z]{3,}[^aeiou][aeoy]ses$")
+_ES_PLURAL = re.compile(r"(sses|shes|xes|[^a]ches)$")
+
+
 def singular(word: str) -> str:
     """The word with a plain English plural ending taken off ('sores' -> 'sore', 'injuries' -> 'injury'), so
-    table terms match whichever number the query uses; words in -ss, -us and -is keep their ending."""
+    table terms match whichever number the query uses; words in -ss, -us and -is keep their ending, and Greek
+    plurals take theirs ('stenoses' -> 'stenosis')."""
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
+    if _GREEK_PLURAL.search(word):  # 'metastases' -> 'metastasis', 'stenoses' -> 'stenosis' (not 'diseases')
+        return word[:-2] + "is"
+    if _ES_PLURAL.search(word):  # 'abscesses' -> 'abscess', 'rashes' -> 'rash' (not 'headaches')
+        return word[:-2]
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Mapping
 
 from embeddings.abbreviations import PART, claim_words, spell_slashes
@@ -70,8 +70,10 @@ class Understanding:
 
     def __init__(self, table: Mapping[tuple[str, ...], tuple[Entry, ...]], speller: Speller | None,
                  abbreviations: Mapping[str, str] | None = None, official: Callable[[str], bool] = lambda _w: False,
-                 operations: Operations | None = None, morphology: Morphology | None = None):
+                 operations: Operations | None = None, morphology: Morphology | None = None,
+                 conditions: frozenset[str] = frozenset()):
         self.table, self.speller, self.operations, self.morphology = table, speller, operations, morphology
+        self.conditions = conditions  # words that say the query asks for a diagnosis (see intent.intent_of)
         found = dict(abbreviations or {})
         self.abbreviations = {k: v for k, v in found.items() if not k.startswith(PART)}
         self.parts = {k[len(PART):]: v for k, v in found.items() if k.startswith(PART)}
@@ -81,6 +83,17 @@ class Understanding:
     def understand(self, text: str, system: str | None, features: frozenset[str],
                    partial_last: bool = False) -> Understood:
         """`partial_last`: the last word may still be being typed, so it can complete a table term."""
+        u = self._read(text, system, features, partial_last)
+        if not u.corrections:
+            return u
+        # The corrected query is read again as if typed right, so a corrected word gets its table term, its parts
+        # ('hysterectamy' -> hysterectomy: resection of the uterus) and the intent it says.
+        fixed = self._read(_replace_words(text, {c.word: c.suggestion for c in u.corrections}), system, features,
+                           partial_last)
+        return replace(fixed, corrections=u.corrections, did_you_mean=u.did_you_mean,
+                       dense_text=fixed.dense_text if "spell_dense" in features else u.dense_text)
+
+    def _read(self, text: str, system: str | None, features: frozenset[str], partial_last: bool) -> Understood:
         text = spell_slashes(text) if "abbrev" in features else text
         words = q.tokens(text)
         seventh = next((m.group(1).upper() for w in words if (m := _SEVENTH.match(w))), "") \
@@ -159,7 +172,8 @@ class Understanding:
             encounter=encounter_of(words, cues) if "encounter" in features else "",
             history=history_of(cues) if "history" in features else "",
             cause=cause_of(cues) if "poisoning_intent" in features else "",
-            intent=("icd10pcs" if reading else intent_of(words + list(corrections.values()), matches))
+            intent=("icd10pcs" if reading
+                    else intent_of(words + list(corrections.values()), matches, self.conditions))
             if "intent" in features and not system else "",
             operations=reading.operations if reading else (),
             not_operations=reading.not_operations if reading else (),
