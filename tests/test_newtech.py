@@ -35,3 +35,11 @@ def test_a_query_naming_what_only_the_new_technology_has_keeps_it_first():
     assert newtech.after_standard(ranked, Store(), slots("knee replacement", "lateral meniscus", "left")) == [0, 2, 3, 1, 4]
     assert newtech.after_standard(ranked, Store(), ()) == ranked
     assert newtech.after_standard([3, 0, 1], Store(), slots("knee replacement")) == [3, 0, 1]  # already below
+
+
+def test_a_standard_code_below_a_page_of_new_technology_comes_up_to_the_first_page(monkeypatch):
+    # a page of section X codes (DEPTH 2 here), the standard code just after it, within REACH
+    monkeypatch.setattr(newtech, "DEPTH", 2)
+    assert newtech.after_standard([0, 1, 3, 4], Store(), slots("knee replacement", "left")) == [3, 0, 1, 4]
+    monkeypatch.setattr(newtech, "REACH", 2)  # out of reach: the order stays
+    assert newtech.after_standard([0, 1, 3, 4], Store(), slots("knee replacement", "left")) == [0, 1, 3, 4]

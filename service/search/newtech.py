@@ -5,6 +5,7 @@ from embeddings.index.store import IndexStore
 from service.search import coverage
 
 DEPTH = 10  # the first page
+REACH = 40  # how far down a standard code that says the query as well is looked for
 
 
 def is_new_technology(store: IndexStore, i: int) -> bool:
@@ -12,12 +13,13 @@ def is_new_technology(store: IndexStore, i: int) -> bool:
 
 
 def after_standard(ranked: list[int], store: IndexStore, slots: coverage.Slots) -> list[int]:
-    """Section X codes report one new device or drug. One in the top DEPTH moves just below the first standard
-    ICD-10-PCS code there whose title satisfies as many of the query's slots, that is, when the query names nothing
-    only the new technology has ('knee replacement left' -> 0SRD0JZ before XRRH0L8 '..., Lateral Meniscus, ...')."""
-    head = ranked[:DEPTH]
-    if not slots or not any(is_new_technology(store, i) for i in head):
+    """Section X codes report one new device or drug. Those in the top DEPTH move just below the first standard
+    ICD-10-PCS code in the top REACH whose title satisfies as many of the query's slots, that is, when the query
+    names nothing only the new technology has ('knee replacement left' -> 0SRD0JZ before XRRH0L8 '..., Lateral
+    Meniscus, ...'; 'lower back fusion' -> 0SG0 before a page of custom-made interbody device codes)."""
+    if not slots or not any(is_new_technology(store, i) for i in ranked[:DEPTH]):
         return ranked
+    head = ranked[:REACH]
     rows = store.rows(head)
     held = {i: coverage.shares(rows[i].title, slots)[0] if i in rows else 0.0 for i in head}
     standard = [j for j in head if str(store.system_of[j]) == "icd10pcs" and not is_new_technology(store, j)
@@ -30,4 +32,4 @@ def after_standard(ranked: list[int], store: IndexStore, slots: coverage.Slots) 
     if not moved:
         return ranked
     kept = [i for i in before if i not in moved]
-    return kept + [target] + moved + head[head.index(target) + 1:] + ranked[DEPTH:]
+    return kept + [target] + moved + head[head.index(target) + 1:] + ranked[REACH:]
