@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embeddings.documents import Document
 from embeddings.encoders.stub import StubEncoder
 from embeddings.index import format as ix
 from embeddings.index import neighbours as nb
@@ -151,6 +152,25 @@ def test_loaded_code_sets_are_cached_by_their_inputs_and_a_damaged_cache_file_is
     for cached in (tmp_path / "codesets").glob("*.pickle"):
         cached.write_bytes(b"not a pickle")
     assert reuse.load_cached(SMALL, tmp_path, load) == first and len(calls) == 2
+
+
+def test_documents_are_cached_by_their_inputs_and_held_out_terms_make_others(tmp_path):
+    import dataclasses
+
+    from embeddings.index import reuse
+
+    calls = []
+
+    def make(label):
+        calls.append(label)
+        return [Document("icd10cm", "M10", label, "Gout", "", "")]
+    first = reuse.documents_cached(SMALL, tmp_path, lambda: make("a"))
+    assert reuse.documents_cached(SMALL, tmp_path, lambda: make("b")) == first and calls == ["a"]
+    held = dataclasses.replace(SMALL, held_out={("icd10cm", "M10"): frozenset({"podagra"})})
+    assert reuse.documents_cached(held, tmp_path, lambda: make("c"))[0].embed_text == "c"
+    for cached in (tmp_path / "documents").glob("*.pickle"):
+        cached.write_bytes(b"not a pickle")
+    assert reuse.documents_cached(SMALL, tmp_path, lambda: make("d"))[0].embed_text == "d"
 
 
 def test_new_build_swaps_in_atomically_and_old_build_stays_readable(tmp_path):

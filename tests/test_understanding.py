@@ -191,6 +191,9 @@ def test_words_only_diagnoses_say_keep_procedures_out(table):
     assert understanding.understand("encounter for dialysis", None, ALL).intent == "icd10cm"
     assert understanding.understand("admission for biopsy", None, ALL).intent == "icd10cm"
     assert understanding.understand("hemodialysis status", "icd10cm", ALL).intent == ""
+    # a diagnosis-only table term says its words too: s/p is status post, so 's/p cabg' is a status code
+    assert understanding.understand("s/p cabg", None, ALL).intent == "icd10cm"
+    assert understanding.understand("cabg", None, ALL).intent == "icd10pcs"
 
 
 def test_a_condition_word_asks_for_a_diagnosis_unless_a_procedure_is_named(table):

@@ -1,6 +1,7 @@
 """Index build: load code sets, make documents, encode with cache, write to a temp dir, swap in atomically."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import resource
@@ -131,8 +132,9 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
         content, warnings = match_content(request.content, codes)
         for warning in warnings:
             log(f"warning: {warning}")
-        named = crossrefs.mentions(codes, crossrefs.held_forms(request.held_out))
-        docs = build_documents(codes, titles, request.held_out, {(e.system, e.code): e for e in content}, named)
+        named = functools.cache(lambda: crossrefs.mentions(codes, crossrefs.held_forms(request.held_out)))
+        docs = reuse.documents_cached(request, Path(settings.cache_dir), lambda: build_documents(
+            codes, titles, request.held_out, {(e.system, e.code): e for e in content}, named()))
         log(f"{len(codes):,} codes in {len(codesets)} systems; encoding with {encoder.name} ...")
         vectors, encoded = _encode(settings, encoder, [d.embed_text for d in docs], index_dir, request.stage)
         tmp = builds_dir(index_dir) / f".tmp-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -149,7 +151,7 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
             tables_reused = reuse.link_tables(previous, tmp, tables_from)
             if not tables_reused:
                 writer.write_catalogue(tmp / ix.CATALOGUE, [s.info for s in codesets], codes, docs, content,
-                                       claim_words, scoped, named)
+                                       claim_words, scoped, named())
                 groupings.write_cached(tmp / ix.GROUPINGS, codes, Path(settings.cache_dir))
             dense_digests, reused_dense = write_systems(
                 tmp, [c.system for c in codes], vectors, (settings.index_type, settings.hnsw_m,

