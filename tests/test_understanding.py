@@ -230,3 +230,12 @@ def test_a_query_naming_no_encounter_puts_the_initial_encounter_first(table):
     assert steering.steer_factor("Poisoning by aspirin, accidental (unintentional), subsequent encounter", said)[0] > 1
     off = understanding.understand("aspirin poisoning", None, ALL - {"encounter"})
     assert steering.steer_factor("Poisoning by aspirin, subsequent encounter", off)[0] == 1
+
+
+def test_a_side_said_with_side_needs_only_the_side_in_a_title(table):
+    understanding = qu.Understanding(table, None)
+    u = understanding.understand("heart failure right-sided", None, ALL)
+    assert u.slots[-1] == (("right", "sided"), ("right",)) and u.sides == frozenset({"right"})
+    both = understanding.understand("cataract both sides", None, ALL)
+    assert both.slots[-1] == (("both", "sides"), ("bilateral",)) and both.sides == frozenset({"bilateral"})
+    assert understanding.understand("left side", None, ALL - {"laterality"}).slots == ((("left",),), (("side",),))

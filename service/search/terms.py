@@ -79,3 +79,16 @@ def joined_compounds(words: list[str], matches: Matches, official: Callable[[str
             found[i] = (2, (Entry(f"{a} {b}", a + b, ""),))
             taken |= {i, i + 1}
     return found
+
+
+_SIDED = {"left": "left", "right": "right", "both": "bilateral", "bilateral": "bilateral"}
+
+
+def sided(words: list[str], matches: Matches) -> Matches:
+    """'left side', 'right-sided', 'both sides' say the laterality and nothing more: table-like matches whose
+    expansion is the side as titles write it, so the extra word need not be found in a title."""
+    taken = covered(matches)
+    return {i: (2, (Entry(f"{words[i]} {words[i + 1]}", _SIDED[words[i]], ""),))
+            for i in range(len(words) - 1)
+            if words[i] in _SIDED and words[i + 1] in ("side", "sides", "sided") and i + 1 not in taken
+            and (i not in taken or matches.get(i, (0, ()))[0] == 1)}  # 'both' alone is a table term too

@@ -12,7 +12,7 @@ from service.search.morphology import Morphology
 from service.search.operations import Operations, Reading
 from service.search.spelling import Speller
 from service.search.steering import cause_of, encounter_of, history_of
-from service.search.terms import Entry, Matches, joined_compounds, table_key
+from service.search.terms import Entry, Matches, joined_compounds, sided, table_key
 from service.search.terms import covered as _covered
 
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
@@ -106,6 +106,8 @@ class Understanding:
             matches = self._claim_parts(text, words, matches)
         if "compounds" in features:
             matches.update(joined_compounds(words, matches, self.official))
+        if "laterality" in features:
+            matches.update(sided(words, matches))
         if partial_last and {"expand", "expand_dense"} & features:
             matches.update(self._completion(words, matches, system))
         spelt = self._abbreviated(words, matches) if "abbrev" in features else {}
