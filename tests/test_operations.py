@@ -119,3 +119,12 @@ def test_every_form_of_a_table_verb_reads_the_same(operations):
     assert operations.read(["exploratory", "laparotomy"]).operations == ("Inspection",)
     assert ops.word_form("stitches") == ops.word_form("stitching") == "stitch"
     assert ops.word_form("glass") == "glass" and ops.word_form("bladder") == "bladder"
+
+
+def test_everyday_words_for_clearing_breaking_up_placing_and_looking(operations):
+    assert operations.read(["cleaning", "out", "a", "blocked", "neck", "artery"]).operations == ("Extirpation",)
+    assert operations.read(["evacuation", "of", "subdural", "hematoma"]).operations == ("Extirpation", "Drainage")
+    assert operations.read(["shock", "wave", "treatment", "for", "kidney", "stones"]).operations == ("Fragmentation",)
+    assert operations.read(["pacemaker", "implantation"]).operations == ("Insertion",)
+    assert operations.read(["camera", "down", "the", "throat", "to", "look", "at", "the", "stomach"]).operations \
+        == ("Inspection",)
