@@ -73,6 +73,16 @@ def test_suggest_completes_partial_words_and_codes(engine):
     assert codes[0].code == "I21" and all(h.code.startswith("I21") for h in codes)
 
 
+def test_suggest_matches_a_codes_own_words_not_its_hierarchy(engine):
+    import re
+
+    for typed in ("fract", "disea", "infec"):
+        hits = engine.suggest(typed)
+        ids = [engine.store.code_id(h.system, h.code) for h in hits]
+        own = engine.store.lexical_texts(ids, ("title", "terms", "claim"))
+        assert hits and all(re.search(rf"\b{typed}", own[i].lower()) for i in ids), typed
+
+
 def test_the_any_word_stage_reads_a_bounded_number_of_documents(engine):
     words = engine.words
     common = max(words.vocabulary, key=lambda w: words.vocabulary[w])  # the commonest word of the fixture index

@@ -76,6 +76,7 @@ def test_notebook_runs_headless_on_the_fixture_index(fixture_settings, monkeypat
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     monkeypatch.setenv("MEDCODES_INDEX_DIR", str(fixture_settings.index_dir))
+    monkeypatch.setenv("MEDCODES_CACHE_DIR", str(Path(fixture_settings.cache_dir).absolute()))  # not notebooks/data
     monkeypatch.setenv("MEDCODES_ENCODER", "stub")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     nbclient.NotebookClient(notebook, timeout=180, kernel_name="python3",

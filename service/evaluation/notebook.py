@@ -16,14 +16,22 @@ from service.evaluation import sets as es
 from service.search.engine import SearchEngine
 
 NOTEBOOK = repo_file("notebooks", "evaluation.ipynb")
+_PATHS = ("MEDCODES_INDEX_DIR", "MEDCODES_CACHE_DIR")
 
 
 def execute_notebook(path: Path = NOTEBOOK, env: dict | None = None, save_to: Path | None = None,
                      timeout: int = 1800):
     """Run every cell headlessly (nbclient) with `env` set for the kernel; optionally save the executed copy."""
     notebook = nbformat.read(path, as_version=4)
-    saved = {k: os.environ.get(k) for k in (env or {})}
-    os.environ.update(env or {})
+    # The kernel runs in the notebook's folder: relative index and cache paths are made absolute here first, so
+    # the notebook reads this index and writes no cache under notebooks/.
+    env = {**{k: os.environ[k] for k in _PATHS if k in os.environ}, **(env or {})}
+    env = {k: str(Path(v).absolute()) if k in _PATHS else v for k, v in env.items()}
+    settings = Settings.from_env()
+    env.setdefault("MEDCODES_INDEX_DIR", str(Path(settings.index_dir).absolute()))
+    env.setdefault("MEDCODES_CACHE_DIR", str(Path(settings.cache_dir).absolute()))
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(Path(path).parent)}}).execute()

@@ -28,6 +28,7 @@ MIN_PREFIX = 3  # typeahead completes a last word of at least this many letters
 # Words are matched in the official text only. Claim text (CMS short descriptions) is matched whole, as an
 # identifier: word by word, a sibling's claim shares every abbreviation of the query but one and outranks the code.
 OFFICIAL_COLUMNS = ("title", "terms", "context")
+TYPEAHEAD_COLUMNS = ("title", "terms", "claim")  # a code's own words, without the hierarchy's
 MIN_CLAIM_WORDS = 2  # a one-word query is searched as a word, not as a whole claim text
 CLAIM_LOOKUP = 8  # claim texts starting with the query's words that are read to find the one equal to it
 _TEXT_WORD = re.compile(r"[a-z0-9]+")
@@ -59,7 +60,9 @@ class LexicalRetriever:
 
     def search(self, words: tuple[str, ...], system: str | None, limit: int,
                prefix_last: bool = False) -> list[Candidate]:
-        """Plain words: all of them, then some; the last one as a prefix when it may be unfinished."""
+        """Typeahead's words: all of them, then some; the last one as a prefix when it may be unfinished. Only a
+        code's own text is matched (title, synonyms, claim text), not its hierarchy: 'skin' suggests codes that say
+        skin, not the whole chapter, and reads a fifteenth of the postings."""
         if not words:
             return []
         prefix_last = prefix_last and len(words[-1]) >= MIN_PREFIX  # 'o*' would match a third of the vocabulary
@@ -70,7 +73,8 @@ class LexicalRetriever:
                 stages += self.any_word_stage(self.or_words(words[:-1]), words[-1:])
             else:
                 stages += self.any_word_stage(self.or_words(words))
-        return self._staged(stages, system, limit)
+        own = " ".join(TYPEAHEAD_COLUMNS)
+        return self._staged([(f"{{{own}}} : ({expression})", weight) for expression, weight in stages], system, limit)
 
     def search_understood(self, u: qu.Understood, system: str | None, limit: int) -> list[Candidate]:
         """Each query slot matched by its own words, an expansion or a spelling correction."""
