@@ -81,3 +81,12 @@ def test_a_corrected_word_is_read_again_and_gets_its_parts(parts):
     assert u.intent == "icd10pcs"
     typed_right = understanding.understand("hysterectomy", None, ALL)
     assert u.slots == typed_right.slots
+
+
+def test_a_correction_that_swaps_the_organ_before_the_same_suffix_is_refused(parts):
+    vocabulary = {"penectomy": 5, "appendectomy": 40, "colostomy": 30}
+    understanding = qu.Understanding(terms.load_table(), spelling.Speller(vocabulary),
+                                     morphology=mo.Morphology(parts, vocabulary))
+    assert not understanding.understand("cecectomy", None, ALL).corrections  # another organ, not a typo
+    assert not understanding.understand("cecostomy", None, ALL).corrections
+    assert understanding.understand("apendectomy", None, ALL).did_you_mean == "appendectomy"  # one letter

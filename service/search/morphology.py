@@ -9,6 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
 
+from rapidfuzz.distance import OSA
+
 import embeddings
 
 TABLE = Path(embeddings.__file__).parent / "terms" / "morphemes.tsv"
@@ -17,6 +19,7 @@ ANATOMY = Path(embeddings.__file__).parent / "terms" / "anatomy.tsv"
 KINDS = ("prefix", "root", "suffix")
 CONNECTORS = "oiae"  # the combining vowel between two parts: nephr-o-lith, chol-e-cyst
 MIN_LENGTH = 8  # shorter words are too easily misread ('colon' is not col + on)
+SUFFIX_MIN = 4  # suffixes this long or longer name an operation or a kind of disease ('ectomy', 'itis')
 RARE = 2  # a word official text uses more often than this is searched as itself only
 MAX_READINGS = 4  # alternatives kept when parts mean more than one thing ('ectomy': excision or resection)
 EMPTY_MEANINGS = frozenset({"condition", "like"})  # suffixes that say only 'a condition of'
@@ -57,6 +60,16 @@ class Morphology:
         self.parts, self.vocabulary = parts, vocabulary
         self.longest = max((len(f) for f in parts), default=0)
         self.split = lru_cache(maxsize=20_000)(self._split)
+
+    def same_suffix_other_root(self, word: str, other: str) -> bool:
+        """Both words end in the same table suffix of at least four letters, after roots two or more edits apart:
+        'cecectomy' and 'penectomy' remove different organs, so one is no typo of the other ('apendectomy' is one
+        edit from 'appendectomy' and stays a typo)."""
+        for n in range(min(len(word), len(other), self.longest), SUFFIX_MIN - 1, -1):
+            ending = word[-n:]
+            if ending == other[-n:] and any(p.kind == "suffix" for p in self.parts.get(ending, ())):
+                return OSA.distance(word[:-n], other[:-n]) >= 2
+        return False
 
     def read(self, word: str) -> tuple[tuple[str, ...], ...]:
         """The plain-word readings of a rare compound word (each an AND of words), or () when it is common, short,

@@ -275,7 +275,8 @@ class Understanding:
         for j, word in enumerate(words):
             if j not in covered and word not in spelt:
                 fixed = self.speller.correct(word) if self.speller else None
-                if fixed and fixed != word:
+                if fixed and fixed != word and not (self.morphology and
+                                                    self.morphology.same_suffix_other_root(word, fixed)):
                     out[word] = fixed
         return out
 
