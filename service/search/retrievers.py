@@ -62,7 +62,7 @@ class LexicalRetriever:
                prefix_last: bool = False) -> list[Candidate]:
         """Typeahead's words: all of them, then some; the last one as a prefix when it may be unfinished. Only a
         code's own text is matched (title, synonyms, claim text), not its hierarchy: 'skin' suggests codes that say
-        skin, not the whole chapter, and reads a fifteenth of the postings."""
+        skin, not the whole chapter, and reads about a fourteenth of the postings ('skin': 1,693 of 24,058)."""
         if not words:
             return []
         prefix_last = prefix_last and len(words[-1]) >= MIN_PREFIX  # 'o*' would match a third of the vocabulary
