@@ -154,8 +154,6 @@ class Understanding:
                 slots.append(((word,),) + parts[word])
                 any_words += [word] + [w for reading in parts[word] for w in reading]
                 continue
-            # A corrected word matched no document, so only its correction is searched for.
-            word = corrections.get(word, word)
             slots.append(((word,),))
             any_words.append(word)
         spelt_out = [Expansion(w, e) for w, e in spelt.items()]
@@ -163,8 +161,7 @@ class Understanding:
         cues = set(words) | {w for e in expansions + spelt_out for w in q.tokens(e.expansion)}
         return Understood(
             slots=tuple(s for s in slots if s), any_words=tuple(dict.fromkeys(any_words)),
-            dense_text=self._dense_text(_replace_words(text, unofficial) if unofficial else text, words, corrections,
-                                        expansions, features)
+            dense_text=self._dense_text(_replace_words(text, unofficial) if unofficial else text, expansions, features)
             + (" (" + "; ".join(" ".join(rs[0]) for rs in parts.values()) + ")" if parts else "")
             + (" (" + " or ".join(o.lower() for o in reading.operations) + ")" if reading else ""),
             expansions=(tuple(expansions) if "expand" in features else ()) + tuple(spelt_out),
@@ -175,7 +172,7 @@ class Understanding:
             history=history_of(cues) if "history" in features else "",
             cause=cause_of(cues) if "poisoning_intent" in features else "",
             intent=("icd10pcs" if reading
-                    else intent_of(words + list(corrections.values()), matches, self.conditions))
+                    else intent_of(words, matches, self.conditions))
             if "intent" in features and not system else "",
             operations=reading.operations if reading else (),
             not_operations=reading.not_operations if reading else (),
@@ -281,9 +278,8 @@ class Understanding:
         return out
 
     @staticmethod
-    def _dense_text(text: str, words: list[str], corrections: dict[str, str], expansions: list[Expansion],
-                    features: frozenset[str]) -> str:
-        dense = _replace_words(text, corrections) if "spell_dense" in features and corrections else text
+    def _dense_text(text: str, expansions: list[Expansion], features: frozenset[str]) -> str:
+        dense = text
         if "expand_dense" in features and expansions:
             dense += " (" + "; ".join(e.expansion for e in expansions) + ")"
         return dense
