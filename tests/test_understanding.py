@@ -239,3 +239,21 @@ def test_a_side_said_with_side_needs_only_the_side_in_a_title(table):
     both = understanding.understand("cataract both sides", None, ALL)
     assert both.slots[-1] == (("both", "sides"), ("bilateral",)) and both.sides == frozenset({"bilateral"})
     assert understanding.understand("left side", None, ALL - {"laterality"}).slots == ((("left",),), (("side",),))
+
+
+def test_multi_word_table_terms_match_in_any_verb_form_and_single_words_do_not(table):
+    understanding = qu.Understanding(table, None)
+    listed = [e.expansion for e in understanding.understand("passing out", None, ALL).expansions]
+    assert listed and [e.expansion for e in understanding.understand("passed out", None, ALL).expansions] == listed
+    small = {("ear",): (terms.Entry("ear", "auricle", ""),)}
+    assert not qu.Understanding(small, None).understand("earring", None, ALL).expansions
+
+
+def test_a_subsequent_encounter_that_names_no_healing_prefers_routine_healing():
+    routine = "Colles' fracture of left radius, subsequent encounter for closed fracture with routine healing"
+    nonunion = "Colles' fracture of left radius, subsequent encounter for closed fracture with nonunion"
+    unstated = qu.Understood(slots=(), any_words=(), dense_text="radius fracture subsequent", encounter="subsequent")
+    assert steering.steer_factor(routine, unstated)[0] > steering.steer_factor(nonunion, unstated)[0] > 1
+    named = qu.Understood(slots=(), any_words=(), dense_text="radius fracture nonunion subsequent",
+                          encounter="subsequent")
+    assert steering.steer_factor(routine, named)[0] == steering.steer_factor(nonunion, named)[0]

@@ -12,11 +12,15 @@ if TYPE_CHECKING:
 # CONFLICT; those that agree by AGREE. Only the top STEER_DEPTH candidates are looked at.
 CONFLICT, AGREE, STEER_DEPTH = 0.5, 1.2, 60
 # A query that names no encounter gets the initial-encounter code (active treatment) ahead of its siblings for
-# later encounters, which are only lowered by LATER.
+# later encounters, which are only lowered by LATER; so are delayed healing, nonunion and malunion when a subsequent
+# encounter names no healing.
 UNSTATED, LATER = "unstated", 0.9
 _TITLE_SIDE = re.compile(r"\b(left|right|bilateral)\b", re.I)
 _TITLE_ENCOUNTER = re.compile(r"\b(initial encounter|subsequent encounter|sequela)\b", re.I)
 _ENCOUNTER_OF_TITLE = {"initial encounter": "initial", "subsequent encounter": "subsequent", "sequela": "sequela"}
+# A subsequent encounter for a fracture that names no healing is coded with routine healing (7th character D).
+_TITLE_HEALING = re.compile(r"\b(delayed healing|nonunion|malunion)\b", re.I)
+_HEALING_WORDS = re.compile(r"\b(delayed|nonunion|non-union|malunion|mal-union|union|routine|healing)\b")
 _TITLE_HISTORY = re.compile(r"\b(personal|family) history\b", re.I)
 # T36-T65 titles end in the intent: 'Poisoning by ..., accidental (unintentional)', '..., assault'.
 _TITLE_CAUSE = re.compile(r", (accidental \(unintentional\)|intentional self-harm|assault|undetermined)(?=,|$)", re.I)
@@ -97,6 +101,9 @@ def steer_factor(title: str, understood: "Understood", code: str = "") -> tuple[
         if understood.encounter in said:
             factor *= AGREE
             reasons.append(f"encounter: {understood.encounter}")
+            if (understood.encounter == "subsequent" and _TITLE_HEALING.search(title)
+                    and not _HEALING_WORDS.search(understood.dense_text.lower())):
+                factor *= LATER
         elif said:
             factor *= CONFLICT
     return factor, "; ".join(reasons)

@@ -5,7 +5,7 @@ import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import embeddings
 from service.search import query as q
@@ -57,6 +57,18 @@ def load_table(path: Path = TABLE) -> dict[tuple[str, ...], tuple[Entry, ...]]:
                 system = "" if row["system"] in ("any", "") else row["system"]
                 table.setdefault(key, []).append(Entry(row["term"], row["expansion"].strip(), system))
     return {k: tuple(v) for k, v in table.items()}
+
+
+def inflected(table: Mapping[tuple[str, ...], tuple[Entry, ...]],
+              form: Callable[[str], str]) -> dict[tuple[str, ...], tuple[Entry, ...]]:
+    """Multi-word table terms keyed by the verb form of each word, so that 'passed out' finds 'passing out'
+    and 'throwing up' finds 'throw up'. Single words are left out: 'earring' would read as 'ear'."""
+    found: dict[tuple[str, ...], tuple[Entry, ...]] = {}
+    for key, entries in table.items():
+        if len(key) >= 2:
+            k = tuple(form(w) for w in key)
+            found[k] = found.get(k, ()) + tuple(e for e in entries if e not in found.get(k, ()))
+    return found
 
 
 def covered(matches: Matches) -> set[int]:

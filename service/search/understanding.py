@@ -9,10 +9,10 @@ from embeddings.abbreviations import PART, claim_words, spell_slashes
 from service.search import query as q
 from service.search.intent import CONDITION_WORDS, PROCEDURE_SUFFIXES, PROCEDURE_WORDS, intent_of
 from service.search.morphology import Morphology
-from service.search.operations import Operations, Reading
+from service.search.operations import Operations, Reading, word_form
 from service.search.spelling import Speller
 from service.search.steering import cause_of, encounter_of, history_of
-from service.search.terms import Entry, Matches, joined_compounds, sided, table_key
+from service.search.terms import Entry, Matches, inflected, joined_compounds, sided, table_key
 from service.search.terms import covered as _covered
 
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
@@ -79,6 +79,7 @@ class Understanding:
         self.parts = {k[len(PART):]: v for k, v in found.items() if k.startswith(PART)}
         self.official = official
         self.longest = max((len(k) for k in table), default=0)
+        self.inflected = inflected(table, word_form)
 
     def understand(self, text: str, system: str | None, features: frozenset[str],
                    partial_last: bool = False) -> Understood:
@@ -202,8 +203,9 @@ class Understanding:
         found, i = {}, 0
         while i < len(words):
             for n in range(min(self.longest, len(words) - i), 0, -1):
-                entries = tuple(e for e in self.table.get(table_key(words[i:i + n]), ())
-                                if not system or not e.system or e.system == system)
+                said = words[i:i + n]
+                held = self.table.get(table_key(said)) or self.inflected.get(tuple(word_form(w) for w in said), ())
+                entries = tuple(e for e in held if not system or not e.system or e.system == system)
                 if entries:
                     found[i] = (n, entries)
                     i += n
