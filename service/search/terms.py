@@ -62,7 +62,7 @@ def load_table(path: Path = TABLE) -> dict[tuple[str, ...], tuple[Entry, ...]]:
 def inflected(table: Mapping[tuple[str, ...], tuple[Entry, ...]],
               form: Callable[[str], str]) -> dict[tuple[str, ...], tuple[Entry, ...]]:
     """Multi-word table terms keyed by the verb form of each word, so that 'passed out' finds 'passing out'
-    and 'throwing up' finds 'throw up'. Single words are left out: 'earring' would read as 'ear'."""
+    and 'throws up' finds 'throwing up'. Single words are left out: 'earring' would read as 'ear'."""
     found: dict[tuple[str, ...], tuple[Entry, ...]] = {}
     for key, entries in table.items():
         if len(key) >= 2:
