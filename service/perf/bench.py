@@ -157,6 +157,8 @@ def main(argv=None) -> int:
     report["latency ms"] = in_process(engine, mix, rng)
     report["faiss"] = flat_vs_hnsw(engine, mix["lay"], rng)
     report["http"] = http(settings, mix["lay"], args.workers, args.requests)
+    if args.workers != 1:  # #15 asks memory for one worker beside two: what a second worker costs
+        report["http 1 worker"] = http(settings, mix["lay"], 1, args.requests // 3)
     report["build"] = build_figures(settings, args.rebuild, args.first_stage)
     report["targets"] = check_targets(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -192,11 +194,8 @@ def print_report(r: dict) -> None:
     print("\nFAISS HNSW vs exact flat:")
     for system, v in r["faiss"].items():
         print(f"  {system}: " + ", ".join(f"{k} {val}" for k, val in v.items()))
-    h = r["http"]
-    print(f"\nHTTP /api/search: {h['rps']} req/s, p50 {h['p50_ms']} ms, p95 {h['p95_ms']} ms, p99 {h['p99_ms']} ms, "
-          f"{h['requests']} requests, {h['errors']} errors ({h['workers']} workers, {h['clients']} clients); "
-          f"cold start {h['cold start s']} s; server RSS {h['server rss mb']} MB, PSS {h['server pss mb']} MB; "
-          f"{h.get('req per server cpu s')} requests per second of server CPU ({h.get('server cpu s')} CPU s)")
+    for h in (r[k] for k in ("http", "http 1 worker") if k in r):
+        print_http(h)
     b = r["build"]
     print(f"\nbuild: {b['last build']}; index on disk {b['index size mb']} MB; "
           f"unchanged rebuild {b.get('unchanged rebuild s', 'not run')} s")
@@ -204,6 +203,13 @@ def print_report(r: dict) -> None:
     for name, v in r["targets"].items():
         met = "n/a" if v["met"] is None else ("yes" if v["met"] else "NO")
         print(f"{name:<28}{v['target']:>10}{str(v['measured']):>12}  {met}")
+
+
+def print_http(h: dict) -> None:
+    print(f"\nHTTP /api/search: {h['rps']} req/s, p50 {h['p50_ms']} ms, p95 {h['p95_ms']} ms, p99 {h['p99_ms']} ms, "
+          f"{h['requests']} requests, {h['errors']} errors ({h['workers']} workers, {h['clients']} clients); "
+          f"cold start {h['cold start s']} s; server RSS {h['server rss mb']} MB, PSS {h['server pss mb']} MB; "
+          f"{h.get('req per server cpu s')} requests per second of server CPU ({h.get('server cpu s')} CPU s)")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def shares(title: str, slots: Slots) -> tuple[float, float]:
     asked = {w for slot in slots for alternative in slot for w in alternative}
     # 'unspecified', 'other' ... count when the query says them; unsaid, they mark the default code, not a miss.
     words = [w for w in words if w not in DEFAULT_WORDS or w in asked] or words
-    forms = q.Forms(set(words))
+    forms = q.forms_of(frozenset(words))
     said: set[str] = set()
     held = 0
     for slot in slots:
@@ -40,7 +40,7 @@ def shares(title: str, slots: Slots) -> tuple[float, float]:
                 held += 1
                 said.update(alternative)
                 break
-    spoken = q.Forms(said)
+    spoken = q.forms_of(frozenset(said))
     return held / len(slots), sum(1 for w in words if spoken.has(w)) / len(words)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from embeddings.records import code_key
 from service.errors import QueryError
@@ -78,7 +79,9 @@ def close_forms(a: str, b: str) -> bool:
 class Forms:
     """The words of one text, indexed so `has(word)` answers close_forms against all of them at once."""
 
-    def __init__(self, words: set[str]):
+    __slots__ = ("words", "short", "prefixes")
+
+    def __init__(self, words: set[str] | frozenset[str]):
         self.words = words
         self.short = {w for w in words if 3 <= len(w) < STEM}
         self.prefixes = {w[:n] for w in words for n in (3, 4, STEM) if len(w) >= n}
@@ -91,6 +94,15 @@ class Forms:
         if len(word) >= STEM:
             return word[:STEM] in self.prefixes or word[:3] in self.short or word[:4] in self.short
         return word in self.prefixes or word[:3] in self.short
+
+
+FORMS_CACHE = 4096  # word sets kept: a title recurs among the candidates of many queries (a few MB a worker)
+
+
+@lru_cache(maxsize=FORMS_CACHE)
+def forms_of(words: frozenset[str]) -> Forms:
+    """Forms of a set of words, built once for the titles and query words that recur from query to query."""
+    return Forms(words)
 
 
 def fts_phrase(word: str) -> str:
