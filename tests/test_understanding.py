@@ -1,4 +1,6 @@
 """Query understanding: the abbreviation table, expansion into lexical slots, typo correction and steering."""
+from dataclasses import replace
+
 import pytest
 
 from service.search import spelling, steering, terms
@@ -257,3 +259,26 @@ def test_a_subsequent_encounter_that_names_no_healing_prefers_routine_healing():
     named = qu.Understood(slots=(), any_words=(), dense_text="radius fracture nonunion subsequent",
                           encounter="subsequent")
     assert steering.steer_factor(routine, named)[0] == steering.steer_factor(nonunion, named)[0]
+
+
+def test_what_a_query_leaves_unsaid_takes_the_icd10cm_default():
+    def said(text: str) -> qu.Understood:
+        slots = tuple(((w,),) for w in text.split())
+        return qu.Understood(slots=slots, any_words=(), dense_text=text, defaults=True)
+
+    closed = "Displaced fracture of shaft of left clavicle, initial encounter for closed fracture"
+    opened = "Displaced fracture of shaft of left clavicle, initial encounter for open fracture"
+    nondisplaced = "Nondisplaced fracture of shaft of left clavicle, initial encounter for closed fracture"
+    plain = said("fractured left collarbone")
+    assert steering.steer_factor(closed, plain)[0] > steering.steer_factor(opened, plain)[0]
+    assert steering.steer_factor(closed, plain)[0] > steering.steer_factor(nondisplaced, plain)[0]
+    assert steering.steer_factor(opened, said("open fracture clavicle"))[0] == steering.steer_factor(closed, plain)[0]
+    assert steering.steer_factor(nondisplaced, said("nondisplaced fracture clavicle"))[0] == 1.0
+    # 'Other appendicitis' covers everything 'appendicitis' says: the unspecified code is the one meant.
+    assert steering.steer_factor("Other appendicitis", said("appendicitis"))[0] < 1.0
+    assert steering.steer_factor("Unspecified appendicitis", said("appendicitis"))[0] == 1.0
+    assert steering.steer_factor("Other appendicitis", said("other appendicitis"))[0] == 1.0
+    # ... but a query naming a kind no title names is what 'Other ...' codes are for.
+    assert steering.steer_factor("Other diseases of tongue", said("enlargement tongue"))[0] == 1.0
+    assert steering.steer_factor("Other appendicitis", replace(said("appendicitis"), defaults=False))[0] == 1.0
+    assert steering.steer_factor("Other Counseling", said("counseling"), "GZ63ZZZ", "icd10pcs")[0] == 1.0

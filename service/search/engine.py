@@ -145,7 +145,8 @@ class SearchEngine:
         elif "coverage" in features and u.slots:
             ranked = coverage.rerank(ranked, fusion, self.store, u.slots)
         inactive = any(self.store.inactive[i] for i in ranked[:steering.STEER_DEPTH])
-        if u.sides or u.encounter or u.operations or u.seventh or u.history or u.cause or u.intent or inactive:
+        if (u.sides or u.encounter or u.operations or u.seventh or u.history or u.cause or u.intent or u.defaults
+                or inactive):
             ranked = self._steer(ranked, fusion, u)
         if "new_technology" in features and u.slots:
             ranked = newtech.after_standard(ranked, self.store, u.slots)
@@ -210,7 +211,8 @@ class SearchEngine:
             head = self._with_seventh(head, fusion, u.seventh)
         rows = self.store.rows(head)
         for row_id in head:
-            factor, why = steering.steer_factor(rows[row_id].title, u, rows[row_id].code) if row_id in rows else (1.0, "")
+            row = rows.get(row_id)
+            factor, why = steering.steer_factor(row.title, u, row.code, row.system) if row else (1.0, "")
             # The ranker's order too yields to what the query's words ask for, and to codes valid today.
             if u.intent and self.store.system_of[row_id] != u.intent:
                 factor *= steering.CONFLICT

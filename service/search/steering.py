@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from service.search import coverage
+
 if TYPE_CHECKING:
     from service.search.understanding import Understood
 
@@ -21,6 +23,16 @@ _ENCOUNTER_OF_TITLE = {"initial encounter": "initial", "subsequent encounter": "
 # A subsequent encounter for a fracture that names no healing is coded with routine healing (7th character D).
 _TITLE_HEALING = re.compile(r"\b(delayed healing|nonunion|malunion)\b", re.I)
 _HEALING_WORDS = re.compile(r"\b(delayed|nonunion|non-union|malunion|mal-union|union|routine|healing)\b")
+# ICD-10-CM's defaults for what a record leaves unsaid (guideline I.C.19.c.1): a fracture not called open or closed
+# is coded closed, one not called displaced or nondisplaced is coded displaced. A query that says no more than an
+# 'Other ...' title says asks for the unspecified code: 'Other' codes are for kinds named but classified nowhere else.
+_TITLE_OPEN = re.compile(r"\bopen fracture\b", re.I)
+_OPEN_WORDS = re.compile(r"\b(open|compound)\b")
+_TITLE_NONDISPLACED = re.compile(r"\bnondisplaced\b", re.I)
+_NONDISPLACED_WORDS = re.compile(r"\b(nondisplaced|non-displaced|non displaced|undisplaced)\b")
+_TITLE_OTHER = re.compile(r"^other\b(?! and unspecified)|\bother specified\b", re.I)
+_OTHER_WORDS = re.compile(r"\b(other|specified)\b")
+OTHER_MAX_WORDS = 3
 _TITLE_HISTORY = re.compile(r"\b(personal|family) history\b", re.I)
 # T36-T65 titles end in the intent: 'Poisoning by ..., accidental (unintentional)', '..., assault'.
 _TITLE_CAUSE = re.compile(r", (accidental \(unintentional\)|intentional self-harm|assault|undetermined)(?=,|$)", re.I)
@@ -55,7 +67,26 @@ def cause_of(cues: set[str]) -> str:
     return "accidental" if cues & POISON_WORDS and not cues & CAUSE_WORDS else ""
 
 
-def steer_factor(title: str, understood: "Understood", code: str = "") -> tuple[float, str]:
+def default_factor(title: str, understood: "Understood", system: str = "") -> float:
+    """LATER for a title that departs from ICD-10-CM's default in what the query leaves unsaid (open fracture,
+    nondisplaced fracture, an 'Other ...' code for a query its title fully covers); 1.0 otherwise."""
+    said = understood.dense_text.lower()
+    factor = 1.0
+    if not understood.seventh:  # a named 7th character says open or closed itself
+        if _TITLE_OPEN.search(title) and not _OPEN_WORDS.search(said):
+            factor *= LATER
+        if _TITLE_NONDISPLACED.search(title) and not _NONDISPLACED_WORDS.search(said):
+            factor *= LATER
+    # Only a short query (claim text leaves 'other' out: 'Mech compl of permanent sutures' is 'Other mechanical
+    # ...'), and only diagnoses: a PCS 'Other ...' title is no sibling of an unspecified code.
+    if (not system.endswith("pcs") and _TITLE_OTHER.search(title) and 0 < len(understood.slots) <= OTHER_MAX_WORDS
+            and not _OTHER_WORDS.search(said)):
+        if coverage.shares(title, understood.slots)[0] >= 1.0:
+            factor *= LATER
+    return factor
+
+
+def steer_factor(title: str, understood: "Understood", code: str = "", system: str = "") -> tuple[float, str]:
     """Score multiplier and reason for a candidate, given the query's laterality, history, poisoning intent,
     encounter (named or not), root operation and named 7th character."""
     factor, reasons = 1.0, []
@@ -93,6 +124,8 @@ def steer_factor(title: str, understood: "Understood", code: str = "") -> tuple[
             reasons.append("intent: accidental, the default")
         elif found:
             factor *= CONFLICT
+    if understood.defaults:
+        factor *= default_factor(title, understood, system)
     if understood.encounter == UNSTATED and not understood.seventh:
         if _TITLE_ENCOUNTER.search(title) and "initial encounter" not in title.lower():
             factor *= LATER
