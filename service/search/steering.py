@@ -1,5 +1,6 @@
 """Steering: a candidate's score raised or lowered by whether its title agrees with the query's laterality,
-encounter, history (personal or family), poisoning intent, root operation and named 7th character."""
+encounter, history (personal or family), poisoning intent, root operation, named 7th character and ICD-10-CM's
+defaults for what the query leaves unsaid."""
 from __future__ import annotations
 
 import re
@@ -88,7 +89,7 @@ def default_factor(title: str, understood: "Understood", system: str = "") -> fl
 
 def steer_factor(title: str, understood: "Understood", code: str = "", system: str = "") -> tuple[float, str]:
     """Score multiplier and reason for a candidate, given the query's laterality, history, poisoning intent,
-    encounter (named or not), root operation and named 7th character."""
+    encounter (named or not), root operation, named 7th character and coding defaults (`system`: the candidate's)."""
     factor, reasons = 1.0, []
     if understood.seventh and code:
         key = code.replace(".", "")
