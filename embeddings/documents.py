@@ -27,6 +27,7 @@ class Document:
     terms: str  # official synonyms of the code itself, and the phrases other codes' notes use for it
     context: str  # hierarchy titles, axis labels and the synonyms the code inherits from its ancestors
     claim: str = ""  # the CMS short description (abbreviated claim text)
+    synonyms: tuple[str, ...] = ()  # the code's own official synonyms, each also embedded on its own
 
 
 def build_documents(codes: Iterable[Code], titles: Mapping[tuple[str, str], str],
@@ -117,6 +118,7 @@ def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: f
         context=" | ".join(c for c in context if c),
         # 'w/o' spelt out, or the tokenizer would index it as the letters 'w' and 'o' (and 'w' reads as 'with').
         claim=spell_slashes(code.short) if code.short and code.short not in dropped else "",
+        synonyms=tuple(terms),
     )
 
 

@@ -27,7 +27,7 @@ from embeddings.encoders.cache import EmbeddingCache, encode_all
 from embeddings.encoders.stub import StubEncoder
 from embeddings.files import fsync_tree
 from embeddings.index import format as ix
-from embeddings.index import neighbours, progress, reuse, store, writer
+from embeddings.index import neighbours, progress, reuse, store, term_vectors, writer
 from embeddings.index.builds import BuildError, build_lock, builds_dir, prune, remove_debris, swap_in
 from embeddings.index.dense import previous_build, write_systems
 from embeddings.records import Code, code_key
@@ -156,6 +156,8 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
             dense_digests, reused_dense = write_systems(
                 tmp, [c.system for c in codes], vectors, (settings.index_type, settings.hnsw_m,
                                                           settings.hnsw_ef_construction), previous)
+            synonyms = (term_vectors.write(tmp, [d.synonyms for d in docs], functools.partial(
+                _encode_terms, settings, encoder)) if request.stage == "full" else 0)
             counts = _counts(codesets)
             figures: dict[str, object] = {
                 "seconds": round(time.monotonic() - started, 1), "encoded": encoded, "reused": len(docs) - encoded,
@@ -165,7 +167,7 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
                 "fingerprint": stamp, "model": {"name": encoder.name, "dim": encoder.dim}, "stage": request.stage,
                 "index_type": settings.index_type, "hnsw": {"m": settings.hnsw_m}, "dense": dense_digests,
                 "systems": {s.info.name: ix.info_dict(s.info) for s in codesets}, "counts": counts,
-                "abbreviations": len(claim_words), "tables_from": tables_from,
+                "abbreviations": len(claim_words), "tables_from": tables_from, "synonym_vectors": synonyms,
                 "content": {"packs": sorted({e.source for e in content}), "entries": len(content),
                             "warnings": list(warnings)},
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -209,6 +211,14 @@ def _encode(settings: Settings, encoder: Encoder, texts: list[str], index_dir: P
         return encode_all(encoder, texts, cache, settings.batch_size, progress=update)
     finally:
         report.finish()
+        cache.close()
+
+
+def _encode_terms(settings: Settings, encoder: Encoder, texts: list[str]) -> np.ndarray:
+    cache = EmbeddingCache(Path(settings.cache_dir), encoder.name, encoder.dim)
+    try:
+        return encode_all(encoder, texts, cache, settings.batch_size)[0]
+    finally:
         cache.close()
 
 

@@ -16,6 +16,7 @@ from embeddings.index.dense import read_dense
 from embeddings.index.lexical_reads import LexicalReads
 from embeddings.index.pool import Pool
 from embeddings.index.rows import CodeRow, GemRow, GroupingTables, HierarchyRow, KeyRow, code_row
+from embeddings.index.term_vectors import TermVectors
 from embeddings.records import INACTIVE, Code, code_key
 
 ROW_COLUMNS = "id, system, code, title, billable, kind, chapter, parent"
@@ -44,6 +45,7 @@ class IndexStore(LexicalReads):
         self.ids: dict[str, np.ndarray] = {}
         for system in self.systems:
             self.dense[system], self.ids[system] = read_dense(self.directory, system, ef_search)
+        self.term_vectors = TermVectors.read(self.directory)
         self._catalogue = Pool(self.directory / fmt.CATALOGUE)
         groupings = self.directory / fmt.GROUPINGS
         self.groupings_path: Path | None = groupings if groupings.exists() else None

@@ -170,12 +170,15 @@ class SearchEngine:
         # Codes deleted since an earlier release stay findable, below the codes valid today (unless typed exactly).
         fusion.damp([i for i in fusion.scores if self.store.inactive[i] and "code" not in fusion.reasons[i]],
                     INACTIVE_FACTOR)
-        if "ranker" in features and self.ranker is not None and self.meaning is not None and mode == "hybrid":
+        if "ranker" in features and self.meaning is not None and mode == "hybrid":
             # A candidate only the words found still has a meaning score: the ranker weighs both for every one.
+            # (Also while no model is loaded: training collects these features before the model exists.)
             head = fusion.ranked()[:ranker.RANK_DEPTH]
             if any("dense" in fusion.seen.get(i, {}) for i in head):
                 unseen = [i for i in head if "dense" not in fusion.seen.get(i, {})]
                 fusion.similarity.update(self.meaning.similarities(u.dense_text, unseen))
+                if "terms" in features:
+                    fusion.term_similarity = self.meaning.term_similarities(u.dense_text, head)
         return parsed, u, fusion
 
     def _retrieve(self, parsed: q.ParsedQuery, u: qu.Understood, system: str | None, mode: str) -> Fusion:
@@ -188,21 +191,22 @@ class SearchEngine:
         dense: Future[list[Candidate]] | None = None
         if meaning and self.settings.overlap_paths and mode == "hybrid":
             # ONNX Runtime, FAISS and SQLite release the GIL: encoding runs while FTS5 ranks.
-            dense = _paths().submit(self._meaning, u.dense_text, system, k)
+            dense = _paths().submit(self._meaning, u.dense_text, system, k, u.synonyms)
         if mode in ("hybrid", "lexical"):
             if u.claim_text and not matches:
                 fusion.add("claim", self.words.whole_claims(parsed.text, system))
             fusion.add("lexical", self.words.search_understood(u, system, k))
         if meaning:
-            fusion.add("dense", dense.result() if dense is not None else self._meaning(u.dense_text, system, k))
+            fusion.add("dense", dense.result() if dense is not None else self._meaning(u.dense_text, system, k,
+                                                                                      u.synonyms))
         elif mode == "dense" and not matches and self.meaning is None:
             # semantic search is warming up: words stand in, and the result says so
             fusion.add("lexical", self.words.search_understood(u, system, k))
         return fusion
 
-    def _meaning(self, text: str, system: str | None, k: int) -> list[Candidate]:
+    def _meaning(self, text: str, system: str | None, k: int, synonyms: bool = False) -> list[Candidate]:
         assert self.meaning is not None
-        return self.meaning.search(text, system, k)
+        return self.meaning.search(text, system, k, synonyms)
 
     def _steer(self, ranked: list[int], fusion: Fusion, u: qu.Understood) -> list[int]:
         """Re-order the top candidates by agreement with the query's side (left/right) and encounter."""

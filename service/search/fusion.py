@@ -31,6 +31,8 @@ class Fusion:
     seen: dict[int, dict[str, tuple[int, float, float]]] = field(default_factory=dict)
     # candidate -> cosine similarity to the query, also for candidates the meaning path did not retrieve
     similarity: dict[int, float] = field(default_factory=dict)
+    # candidate -> best cosine between the query and one of the candidate's own official synonyms
+    term_similarity: dict[int, float] = field(default_factory=dict)
 
     def add(self, path: str, candidates: list[Candidate]) -> None:
         for rank, c in enumerate(candidates):

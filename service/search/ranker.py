@@ -19,11 +19,11 @@ RANK_DEPTH = 120  # candidates (best fused first) the model scores; the rest kee
 FEATURES = ("rrf", "lexical_rr", "lexical_all_words", "lexical_some_words", "dense_score", "dense_rr", "dense_absent",
             "code_exact", "code_prefix", "billable", "depth", "title_slots", "title_share", "title_both",
             "intent_agrees", "intent_conflicts", "expanded", "query_words", "new_technology",
-            "title_slots_gap", "title_share_gap", "title_both_gap", "dense_gap")
+            "title_slots_gap", "title_share_gap", "title_both_gap", "dense_gap", "synonym_dense", "synonym_dense_gap")
 # Listwise features: a candidate's value less the best among the candidates of its query. Siblings' titles differ
 # by a word or two ('routine' or 'delayed' healing), so what tells them apart is which of them says the query best.
 GAPS = (("title_slots_gap", "title_slots"), ("title_share_gap", "title_share"), ("title_both_gap", "title_both"),
-        ("dense_gap", "dense_score"))
+        ("dense_gap", "dense_score"), ("synonym_dense_gap", "synonym_dense"))
 
 
 @dataclass(frozen=True)
@@ -84,13 +84,14 @@ def features(ids: list[int], fusion: Fusion, rows: dict[int, CodeRow], store: In
         seen = fusion.seen.get(i, {})
         lexical, dense, code = seen.get("lexical"), seen.get("dense"), seen.get("code")
         row = rows.get(i)
+        cosine = dense[2] if dense else fusion.similarity.get(i, 0.0)
         slots_share, title_share = coverage.shares(row.title, u.slots) if row and use_coverage else (0.0, 0.0)
         x[n] = (
             fusion.scores.get(i, 0.0) * 60,
             1.0 / (1 + lexical[0]) if lexical else 0.0,
             float(lexical is not None and lexical[1] >= 1.0),
             float(lexical is not None and lexical[1] < 1.0),
-            dense[2] if dense else fusion.similarity.get(i, 0.0),
+            cosine,
             1.0 / (1 + dense[0]) if dense else 0.0,
             float(dense is None),
             float(bool(code) and fusion.scores.get(i, 0.0) >= 10),
@@ -104,6 +105,8 @@ def features(ids: list[int], fusion: Fusion, rows: dict[int, CodeRow], store: In
             # PCS section X (New Technology) codes, each for one new device or drug; the model learns their weight.
             float(newtech.is_new_technology(store, i)),
             0.0, 0.0, 0.0, 0.0,
+            # The code's vector or one of its own synonyms', whichever is nearer the query (`terms`).
+            max(cosine, fusion.term_similarity.get(i, cosine)), 0.0,
         )
     if len(ids):
         for gap, of in GAPS:

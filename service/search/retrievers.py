@@ -32,6 +32,8 @@ TYPEAHEAD_COLUMNS = ("title", "terms", "claim")  # a code's own words, without t
 MIN_CLAIM_WORDS = 2  # a one-word query is searched as a word, not as a whole claim text
 CLAIM_LOOKUP = 8  # claim texts starting with the query's words that are read to find the one equal to it
 _TEXT_WORD = re.compile(r"[a-z0-9]+")
+SYNONYMS_SEARCHED = 40  # synonym vectors nearest the query whose codes join the meaning path (`terms`)
+SYNONYM_MAX_CODES = 5  # a synonym naming more codes than this names a family (a PCS Index term): not a candidate
 GUARD_DEPTH = 40  # lexical candidates the stem-collision guard reads; deeper ones add little to the fusion
 
 
@@ -204,13 +206,24 @@ class DenseRetriever:
     def __init__(self, store: IndexStore, embed: QueryEmbeddings):
         self.store, self.embed = store, embed
 
-    def search(self, text: str, system: str | None, limit: int) -> list[Candidate]:
+    def search(self, text: str, system: str | None, limit: int, synonyms: bool = False) -> list[Candidate]:
         vector = self.embed(text).reshape(1, -1)
         results: list[tuple[int, float]] = []
         for name in ([system] if system else self.store.scope):
             scores, positions = self.store.dense[name].search(vector, limit)
             ids = self.store.ids[name]
             results += [(int(ids[p]), float(s)) for s, p in zip(scores[0], positions[0]) if p >= 0]
+        if synonyms and self.store.term_vectors is not None:
+            # Best of the code's own vector and its synonyms' vectors: a query worded like one synonym finds the code
+            # even where the code's single vector, a blend of title and synonyms, lies farther away.
+            best = dict(results)
+            scope = {system} if system else set(self.store.scope)
+            for i, s in self.store.term_vectors.nearest(vector[0], SYNONYMS_SEARCHED, SYNONYM_MAX_CODES):
+                # Codable codes, and ICD-10-CM categories (their includes notes), not PCS tables or sections.
+                codable = self.store.billable[i] or self.store.system_of[i] == "icd10cm"
+                if codable and self.store.system_of[i] in scope and s > best.get(i, -1.0):
+                    best[i] = s
+            results = list(best.items())
         results.sort(key=lambda r: -r[1])
         return [Candidate(i, 1.0, f"semantic {s:.2f}", score=s) for i, s in results[:limit]]
 
@@ -223,3 +236,8 @@ class DenseRetriever:
             if stored is not None:
                 found[i] = float(stored @ vector)
         return found
+
+    def term_similarities(self, text: str, ids: list[int]) -> dict[int, float]:
+        """The query's best cosine to one of each candidate's own synonyms (an index without them: none)."""
+        terms = self.store.term_vectors
+        return terms.best(ids, self.embed(text)) if terms is not None else {}

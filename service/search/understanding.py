@@ -18,7 +18,7 @@ from service.search.terms import covered as _covered
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
 FEATURES = ("expand", "expand_dense", "abbrev", "spell", "spell_dense", "laterality", "encounter", "intent",
             "operations", "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors", "morphology", "claim_parts",
-            "history", "compounds", "poisoning_intent", "new_technology", "defaults")
+            "history", "compounds", "poisoning_intent", "new_technology", "defaults", "terms")
 SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "bilat": "bilateral", "both": "bilateral"}
 # Claim text names a 7th character by itself: 'Disp fx of head of r rad, 7thN' is the code ending in N.
 _SEVENTH = re.compile(r"^7th([a-z0-9])$")
@@ -60,6 +60,7 @@ class Understood:
     history: str = ""  # "personal" or "family": the kind of history code the query asks for
     cause: str = ""  # "accidental": a poisoning query that names no intent takes ICD-10-CM's default
     defaults: bool = False  # what the query leaves unsaid takes ICD-10-CM's default (closed, displaced, unspecified)
+    synonyms: bool = False  # the meaning path also searches a vector per official synonym (`terms`)
 
 
 class Understanding:
@@ -173,7 +174,7 @@ class Understanding:
             encounter=encounter_of(words, cues) if "encounter" in features else "",
             history=history_of(cues) if "history" in features else "",
             cause=cause_of(cues) if "poisoning_intent" in features else "",
-            defaults="defaults" in features,
+            defaults="defaults" in features, synonyms="terms" in features,
             intent=("icd10pcs" if reading
                     else intent_of(words, matches, self.conditions))
             if "intent" in features and not system else "",
