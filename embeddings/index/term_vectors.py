@@ -4,10 +4,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
+import faiss
 import numpy as np
+
+from embeddings.index.dense import build_dense
 
 VECTORS = "term-vectors.npy"
 OWNERS = "term-owners.npz"
+GRAPH = "term-vectors.faiss"  # HNSW over the same vectors: the nearest synonyms without reading all 23 MB a query
+EF_SEARCH = 128
 
 
 def write(directory: Path, synonyms_of_rows: Sequence[Sequence[str]],
@@ -23,16 +28,18 @@ def write(directory: Path, synonyms_of_rows: Sequence[Sequence[str]],
     members = np.fromiter((position[t] for s in synonyms_of_rows for t in dict.fromkeys(s)), dtype=np.int32,
                           count=int(starts[-1]))
     vectors = encode(texts) if texts else np.zeros((0, 1), dtype=np.float32)
-    np.save(directory / VECTORS, np.ascontiguousarray(vectors, dtype=np.float32))
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    np.save(directory / VECTORS, vectors)
     np.savez(directory / OWNERS, starts=starts, members=members)
+    faiss.write_index(build_dense(vectors, "hnsw"), str(directory / GRAPH))
     return len(texts)
 
 
 class TermVectors:
     """The synonym vectors of a built index, memory-mapped (shared by every worker)."""
 
-    def __init__(self, vectors: np.ndarray, starts: np.ndarray, members: np.ndarray):
-        self.vectors, self.starts, self.members = vectors, starts, members
+    def __init__(self, vectors: np.ndarray, starts: np.ndarray, members: np.ndarray, graph: faiss.Index):
+        self.vectors, self.starts, self.members, self.graph = vectors, starts, members, graph
         # The other way round: for each synonym, the rows it belongs to (term_starts[t]:term_starts[t + 1]).
         order = np.argsort(members, kind="stable")
         self.term_rows = np.repeat(np.arange(len(starts) - 1), np.diff(starts))[order]
@@ -41,11 +48,14 @@ class TermVectors:
     @classmethod
     def read(cls, directory: Path) -> "TermVectors | None":
         """None for an index built without them (a words-stage index, or one from an earlier version)."""
-        if not (directory / VECTORS).exists() or not (directory / OWNERS).exists():
+        if not all((directory / name).exists() for name in (VECTORS, OWNERS, GRAPH)):
             return None
         with np.load(directory / OWNERS) as owners:
             starts, members = owners["starts"], owners["members"]
-        return cls(np.load(directory / VECTORS, mmap_mode="r"), starts, members)
+        graph = faiss.read_index(str(directory / GRAPH), faiss.IO_FLAG_MMAP_IFC)
+        if hasattr(graph, "hnsw"):
+            graph.hnsw.efSearch = EF_SEARCH
+        return cls(np.load(directory / VECTORS, mmap_mode="r"), starts, members, graph)
 
     def best(self, ids: Sequence[int], query: np.ndarray) -> dict[int, float]:
         """Each row's highest cosine between the query vector and one of its own synonyms (rows with none left out)."""
@@ -62,13 +72,14 @@ class TermVectors:
         synonym shared by more than `max_owners` codes names a family (a PCS Index term), not a code: skipped."""
         if not len(self.vectors) or self.vectors.shape[1] != query.shape[0]:
             return []
-        scores = np.asarray(self.vectors @ query)
-        top = np.argpartition(-scores, min(terms, len(scores) - 1))[:terms]
+        scores, nearest = self.graph.search(np.asarray(query, dtype=np.float32).reshape(1, -1), terms)
         found: dict[int, float] = {}
-        for t in top[np.argsort(-scores[top])]:
+        for t, score in zip(nearest[0].tolist(), scores[0].tolist()):
+            if t < 0:
+                continue
             a, b = int(self.term_starts[t]), int(self.term_starts[t + 1])
             if b - a > max_owners:
                 continue
             for row in self.term_rows[a:b].tolist():
-                found.setdefault(row, float(scores[t]))
+                found.setdefault(row, float(score))
         return sorted(found.items(), key=lambda r: -r[1])
