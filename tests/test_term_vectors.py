@@ -47,9 +47,10 @@ def test_nearest_synonyms_give_their_codes_and_skip_a_synonym_naming_a_family(tm
     terms = term_vectors.TermVectors.read(tmp_path)
     assert terms is not None
     found = terms.nearest(encoder.encode(["kidney stone"])[0], terms=2, max_owners=5)
-    assert [row for row, _ in found[:2]] == [0, 1] and found[0][1] > 0.999
-    assert all(row < 3 for row, _ in found)  # 'stone removal' names six codes: a family, not a candidate
-    assert {row for row, _ in terms.nearest(encoder.encode(["stone removal"])[0], 1, 6)} == set(range(3, 9))
+    assert [row for row, _, _ in found[:2]] == [0, 1] and found[0][1] > 0.999
+    assert found[0][2] == found[1][2] == "kidney stone"  # each row with the synonym it was found by
+    assert all(row < 3 for row, _, _ in found)  # 'stone removal' names six codes: a family, not a candidate
+    assert {row for row, _, _ in terms.nearest(encoder.encode(["stone removal"])[0], 1, 6)} == set(range(3, 9))
 
 
 def test_the_meaning_path_finds_a_code_by_one_of_its_synonyms(engine):
@@ -57,12 +58,16 @@ def test_the_meaning_path_finds_a_code_by_one_of_its_synonyms(engine):
     row = store.code_id("icd10cm", "I10")
     text = "high blood pressure"
     vector = engine.embed(text)
-    nearest = dict(store.term_vectors.nearest(vector, 40, 5))
+    nearest = {i: score for i, score, _ in store.term_vectors.nearest(vector, 40, 5)}
     assert row in nearest
-    on = {c.id: c.score for c in engine.meaning.search(text, "icd10cm", 5, synonyms=True)}
+    found = engine.meaning.search(text, "icd10cm", 5, synonyms=True)
+    on = {c.id: c.score for c in found}
     off = {c.id: c.score for c in engine.meaning.search(text, "icd10cm", 5)}
     assert on.get(row) == max(nearest[row], off.get(row, -1.0)) and on[row] >= max(off.values())
     assert all(store.billable[i] or store.system_of[i] == "icd10cm" for i in on)
+    assert nearest[row] > off.get(row, -1.0)  # nearer than I10's own vector: found by the synonym, named
+    reason = next(c.reason for c in found if c.id == row)
+    assert reason.startswith("semantic ") and reason.endswith("synonym: high blood pressure")
 
 
 def test_an_index_without_synonym_vectors_reads_as_none(tmp_path):

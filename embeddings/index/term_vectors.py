@@ -1,6 +1,7 @@
 """One vector per official synonym (inclusion term, includes note, PCS Index term), each tied to the codes it names."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -11,6 +12,7 @@ from embeddings.index.dense import build_dense
 
 VECTORS = "term-vectors.npy"
 OWNERS = "term-owners.npz"
+TEXTS = "term-texts.json"  # the synonyms themselves, so a hit can say which one it was found by
 GRAPH = "term-vectors.faiss"  # HNSW over the same vectors: the nearest synonyms without reading all 23 MB a query
 EF_SEARCH = 128
 
@@ -31,6 +33,7 @@ def write(directory: Path, synonyms_of_rows: Sequence[Sequence[str]],
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     np.save(directory / VECTORS, vectors)
     np.savez(directory / OWNERS, starts=starts, members=members)
+    (directory / TEXTS).write_text(json.dumps(texts, ensure_ascii=False))
     faiss.write_index(build_dense(vectors, "hnsw"), str(directory / GRAPH))
     return len(texts)
 
@@ -38,8 +41,9 @@ def write(directory: Path, synonyms_of_rows: Sequence[Sequence[str]],
 class TermVectors:
     """The synonym vectors of a built index, memory-mapped (shared by every worker)."""
 
-    def __init__(self, vectors: np.ndarray, starts: np.ndarray, members: np.ndarray, graph: faiss.Index):
-        self.vectors, self.starts, self.members, self.graph = vectors, starts, members, graph
+    def __init__(self, vectors: np.ndarray, starts: np.ndarray, members: np.ndarray, graph: faiss.Index,
+                 texts: list[str]):
+        self.vectors, self.starts, self.members, self.graph, self.texts = vectors, starts, members, graph, texts
         # The other way round: for each synonym, the rows it belongs to (term_starts[t]:term_starts[t + 1]).
         order = np.argsort(members, kind="stable")
         self.term_rows = np.repeat(np.arange(len(starts) - 1), np.diff(starts))[order]
@@ -48,14 +52,15 @@ class TermVectors:
     @classmethod
     def read(cls, directory: Path) -> "TermVectors | None":
         """None for an index built without them (a words-stage index, or one from an earlier version)."""
-        if not all((directory / name).exists() for name in (VECTORS, OWNERS, GRAPH)):
+        if not all((directory / name).exists() for name in (VECTORS, OWNERS, GRAPH, TEXTS)):
             return None
         with np.load(directory / OWNERS) as owners:
             starts, members = owners["starts"], owners["members"]
         graph = faiss.read_index(str(directory / GRAPH), faiss.IO_FLAG_MMAP_IFC)
         if hasattr(graph, "hnsw"):
             graph.hnsw.efSearch = EF_SEARCH
-        return cls(np.load(directory / VECTORS, mmap_mode="r"), starts, members, graph)
+        texts = json.loads((directory / TEXTS).read_text())
+        return cls(np.load(directory / VECTORS, mmap_mode="r"), starts, members, graph, texts)
 
     def best(self, ids: Sequence[int], query: np.ndarray) -> dict[int, float]:
         """Each row's highest cosine between the query vector and one of its own synonyms (rows with none left out)."""
@@ -67,13 +72,13 @@ class TermVectors:
         scores = np.asarray(self.vectors[positions] @ query, dtype=np.float64)
         return {i: float(scores[np.searchsorted(positions, self.members[a:b])].max()) for i, a, b in spans}
 
-    def nearest(self, query: np.ndarray, terms: int, max_owners: int) -> list[tuple[int, float]]:
-        """Rows owning one of the `terms` synonyms nearest the query, each with its best cosine, best first. A
-        synonym shared by more than `max_owners` codes names a family (a PCS Index term), not a code: skipped."""
+    def nearest(self, query: np.ndarray, terms: int, max_owners: int) -> list[tuple[int, float, str]]:
+        """Rows owning one of the `terms` synonyms nearest the query, each with its best cosine and that synonym, best
+        first. A synonym shared by more than `max_owners` codes names a family (a PCS Index term), not a code."""
         if not len(self.vectors) or self.vectors.shape[1] != query.shape[0]:
             return []
         scores, nearest = self.graph.search(np.asarray(query, dtype=np.float32).reshape(1, -1), terms)
-        found: dict[int, float] = {}
+        found: dict[int, tuple[float, str]] = {}
         for t, score in zip(nearest[0].tolist(), scores[0].tolist()):
             if t < 0:
                 continue
@@ -81,5 +86,5 @@ class TermVectors:
             if b - a > max_owners:
                 continue
             for row in self.term_rows[a:b].tolist():
-                found.setdefault(row, float(score))
-        return sorted(found.items(), key=lambda r: -r[1])
+                found.setdefault(row, (float(score), self.texts[t]))
+        return sorted(((row, score, text) for row, (score, text) in found.items()), key=lambda r: -r[1])

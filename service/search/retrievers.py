@@ -209,6 +209,7 @@ class DenseRetriever:
     def search(self, text: str, system: str | None, limit: int, synonyms: bool = False) -> list[Candidate]:
         vector = self.embed(text).reshape(1, -1)
         results: list[tuple[int, float]] = []
+        found_by: dict[int, str] = {}  # codes found through one of their synonyms: which one
         for name in ([system] if system else self.store.scope):
             scores, positions = self.store.dense[name].search(vector, limit)
             ids = self.store.ids[name]
@@ -218,14 +219,16 @@ class DenseRetriever:
             # even where the code's single vector, a blend of title and synonyms, lies farther away.
             best = dict(results)
             scope = {system} if system else set(self.store.scope)
-            for i, s in self.store.term_vectors.nearest(vector[0], SYNONYMS_SEARCHED, SYNONYM_MAX_CODES):
+            for i, s, synonym in self.store.term_vectors.nearest(vector[0], SYNONYMS_SEARCHED, SYNONYM_MAX_CODES):
                 # Codable codes, and ICD-10-CM categories (their includes notes), not PCS tables or sections.
                 codable = self.store.billable[i] or self.store.system_of[i] == "icd10cm"
                 if codable and self.store.system_of[i] in scope and s > best.get(i, -1.0):
                     best[i] = s
+                    found_by[i] = synonym
             results = list(best.items())
         results.sort(key=lambda r: -r[1])
-        return [Candidate(i, 1.0, f"semantic {s:.2f}", score=s) for i, s in results[:limit]]
+        return [Candidate(i, 1.0, f"semantic {s:.2f}" + (f", synonym: {found_by[i]}" if i in found_by else ""), score=s)
+                for i, s in results[:limit]]
 
     def similarities(self, text: str, ids: list[int]) -> dict[int, float]:
         """The query's cosine similarity to each candidate's stored vector (candidates without one are left out)."""
