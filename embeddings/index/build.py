@@ -156,8 +156,9 @@ def build_index(settings: Settings, request: BuildRequest = BuildRequest(), enco
             dense_digests, reused_dense = write_systems(
                 tmp, [c.system for c in codes], vectors, (settings.index_type, settings.hnsw_m,
                                                           settings.hnsw_ef_construction), previous)
-            synonyms = (term_vectors.write(tmp, [d.synonyms for d in docs], functools.partial(
-                _encode_terms, settings, encoder)) if request.stage == "full" else 0)
+            synonyms = (term_vectors.write(tmp, [d.synonyms for d in docs],
+                                           lambda texts: _encode_cached(settings, encoder, texts)[0])
+                        if request.stage == "full" else 0)
             counts = _counts(codesets)
             figures: dict[str, object] = {
                 "seconds": round(time.monotonic() - started, 1), "encoded": encoded, "reused": len(docs) - encoded,
@@ -199,7 +200,6 @@ def _encode(settings: Settings, encoder: Encoder, texts: list[str], index_dir: P
             stage: str) -> tuple[np.ndarray, int]:
     if stage == "words":  # hashing words is quick: no cache, no progress to report
         return encode_all(encoder, texts, None, settings.batch_size * 16)
-    cache = EmbeddingCache(Path(settings.cache_dir), encoder.name, encoder.dim)
     bar = _progress_bar() if len(texts) > 1000 else None
     report = progress.Reporter(progress.progress_file(index_dir))
 
@@ -208,16 +208,17 @@ def _encode(settings: Settings, encoder: Encoder, texts: list[str], index_dir: P
         if bar:
             bar(done, total)
     try:
-        return encode_all(encoder, texts, cache, settings.batch_size, progress=update)
+        return _encode_cached(settings, encoder, texts, update)
     finally:
         report.finish()
-        cache.close()
 
 
-def _encode_terms(settings: Settings, encoder: Encoder, texts: list[str]) -> np.ndarray:
+def _encode_cached(settings: Settings, encoder: Encoder, texts: list[str],
+                   update: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, int]:
+    """Vectors through the build's embedding cache (documents with progress reported; synonyms without)."""
     cache = EmbeddingCache(Path(settings.cache_dir), encoder.name, encoder.dim)
     try:
-        return encode_all(encoder, texts, cache, settings.batch_size)[0]
+        return encode_all(encoder, texts, cache, settings.batch_size, progress=update)
     finally:
         cache.close()
 
