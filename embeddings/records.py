@@ -30,6 +30,11 @@ def code_key(code: str) -> str:
     return _NOT_KEY.sub("", code.upper())
 
 
+def display_code(system: str, key: str) -> str:
+    """A key as written: ICD-10-CM takes a dot after the category (S72.001A); other systems' keys are their codes."""
+    return f"{key[:3]}.{key[3:]}" if system == "icd10cm" and len(key) > 3 else key
+
+
 @dataclass(frozen=True)
 class Note:
     kind: str

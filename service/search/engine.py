@@ -14,7 +14,7 @@ from embeddings.index.rows import CodeRow
 from embeddings.index.store import IndexStore
 from embeddings.settings import Settings
 from service.errors import QueryError
-from service.search import coverage, morphology, newtech, ranker, spelling, steering, terms
+from service.search import coverage, families, morphology, newtech, ranker, spelling, steering, terms
 from service.search import operations as ops
 from service.search import query as q
 from service.search import understanding as qu
@@ -27,6 +27,8 @@ from service.search.rolldown import SPECIFIC_WORDS, roll_down
 MODES = ("hybrid", "lexical", "dense")
 # Query-understanding features on by default; the evaluation's ablation says what each one adds.
 DEFAULT_FEATURES = frozenset(qu.FEATURES)
+# For lists with one code per row and no room for siblings (FHIR $expand, CTSS): every code keeps its own row.
+FLAT_FEATURES = DEFAULT_FEATURES - {"families"}
 INACTIVE_FACTOR = 0.5
 PATH_THREADS = 4  # meaning-path threads: queries of a server's request threads wait their turn beyond this
 _TITLE_WORD = re.compile(r"[a-z0-9]+")
@@ -42,6 +44,7 @@ class Hit:
     chapter: str
     score: float
     reasons: tuple[str, ...]
+    variants: tuple[families.Variant, ...] = ()  # the 7th-character siblings this hit stands for in the list
 
 
 @dataclass(frozen=True)
@@ -153,9 +156,14 @@ class SearchEngine:
         if "rolldown" in features:
             ranked = roll_down(ranked, fusion, self.store, specific=len(parsed.words) >= SPECIFIC_WORDS)
         ranked = self._filter(ranked, billable, chapter)
+        folded: dict[int, list[int]] = {}
+        if "families" in features and families.applies(ranked, fusion, u):
+            ranked, folded = families.fold(ranked, self.store)
         page = ranked[offset:offset + limit]
-        rows = self.store.rows(page)
-        hits = tuple(self._hit(rows[i], fusion.scores[i], fusion.reasons[i], u) for i in page if i in rows)
+        rows = self.store.rows(page + [j for i in page for j in folded.get(i, ())])
+        hits = tuple(self._hit(rows[i], fusion.scores[i], fusion.reasons[i], u,
+                               tuple(families.variant(rows[i], rows[j]) for j in folded.get(i, ()) if j in rows))
+                     for i in page if i in rows)
         return SearchResult(parsed.text, hits, len(ranked), round((time.perf_counter() - started) * 1000, 2), mode,
                             u.did_you_mean, tuple(str(e) for e in u.expansions), self.warming)
 
@@ -212,7 +220,7 @@ class SearchEngine:
         """Re-order the top candidates by agreement with the query's side (left/right) and encounter."""
         head = ranked[:steering.STEER_DEPTH]
         if u.seventh:
-            head = self._with_seventh(head, fusion, u.seventh)
+            head = families.with_seventh(head, fusion, self.store, u.seventh)
         rows = self.store.rows(head)
         for row_id in head:
             row = rows.get(row_id)
@@ -227,21 +235,6 @@ class SearchEngine:
                 fusion.reasons[row_id].append(why)
         return sorted(head, key=lambda i: -fusion.scores[i]) + ranked[steering.STEER_DEPTH:]
 
-    def _with_seventh(self, head: list[int], fusion: Fusion, seventh: str) -> list[int]:
-        """For a query naming a 7th character, each candidate's sibling with that character joins in its place
-        (S52.121M -> S52.121N): the words of the two titles barely differ, so retrieval may have missed it."""
-        out = list(head)
-        for i in head:
-            key = str(self.store.key_of[i])
-            if len(key) < 3 or (len(key) == 7 and key[6] == seventh):
-                continue
-            sibling = self.store.code_id(str(self.store.system_of[i]), key[:6].ljust(6, "X") + seventh)
-            if sibling is not None and sibling not in fusion.scores:
-                fusion.scores[sibling] = fusion.scores[i]
-                fusion.reasons[sibling] = list(fusion.reasons[i])
-                out.append(sibling)
-        return out
-
     def _filter(self, ids: list[int], billable: bool | None, chapter: str | None) -> list[int]:
         if billable is not None:
             ids = [i for i in ids if self.store.billable[i] == billable]
@@ -249,7 +242,8 @@ class SearchEngine:
             ids = [i for i in ids if self.store.chapter[i] == chapter]
         return ids
 
-    def _hit(self, row: CodeRow, score: float, why: list[str], u: qu.Understood | tuple[str, ...]) -> Hit:
+    def _hit(self, row: CodeRow, score: float, why: list[str], u: qu.Understood | tuple[str, ...],
+             variants: tuple[families.Variant, ...] = ()) -> Hit:
         words = u.any_words if isinstance(u, qu.Understood) else u
         reasons = []
         for reason in why:
@@ -262,7 +256,7 @@ class SearchEngine:
             else:
                 reasons.append(reason)
         return Hit(row.system, row.code, row.title, row.billable, row.kind, row.chapter, round(score, 5),
-                   tuple(reasons))
+                   tuple(reasons), variants)
 
     def suggest(self, text: str, system: str | None = None, limit: int = 10) -> list[Hit]:
         """Typeahead: codes by prefix when code-shaped, otherwise titles whose words start with what was typed."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from embeddings.index.store import IndexStore
+from embeddings.records import display_code
 from service.search.fusion import Fusion
 
 ROLL_DEPTH = 10  # non-billable candidates among the top this many are rolled down
@@ -27,7 +28,7 @@ def roll_down(ranked: list[int], fusion: Fusion, store: IndexStore, specific: bo
             continue  # already above its heading
         order.remove(child)
         order.insert(at if specific else at + 1, child)
-        fusion.reasons[child].append(f"codable code under {store.key_of[parent]}")
+        fusion.reasons[child].append(f"codable code under {display_code(store.system_of[parent], store.key_of[parent])}")
     return order
 
 

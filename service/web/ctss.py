@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Query
 
 from service.errors import QueryError
+from service.search.engine import FLAT_FEATURES
 from service.web.deps import EngineDep
 from service.web.models import ERRORS
 
@@ -70,7 +71,7 @@ def ctss_search(engine: EngineDep,
         hits = [h for h in hits if h.code.replace(".", "").upper().startswith(text.replace(".", "").upper())]
         total, hits = len(hits), hits[start:start + take]
     else:
-        result = engine.search(terms, system, billable, None, max(take, 1), start)
+        result = engine.search(terms, system, billable, None, max(take, 1), start, features=FLAT_FEATURES)
         total, hits = result.total, list(result.hits[:take])
     if kind or code_prefix:
         hits = [h for h in hits if (not kind or h.kind == kind) and h.code.upper().startswith(code_prefix)]

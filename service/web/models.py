@@ -9,6 +9,14 @@ class ErrorBody(BaseModel):
     message: str = Field(description="what was wrong, in words")
 
 
+class VariantOut(BaseModel):
+    code: str
+    title: str
+    label: str = Field(description="what sets it apart from the hit: 'subsequent encounter', 'sequela', "
+                                   "'heading (not codable)'")
+    url: str
+
+
 class HitOut(BaseModel):
     system: str
     code: str
@@ -19,6 +27,8 @@ class HitOut(BaseModel):
     score: float
     reasons: list[str] = Field(description="why the code matched: code, code prefix, words: ..., semantic ...")
     url: str = Field(description="the code page")
+    variants: list[VariantOut] = Field([], description="ICD-10-CM codes this hit stands for in the list: its other "
+                                                       "7th characters (encounter, healing, sequela) and their stem")
 
 
 class SearchOut(BaseModel):

@@ -137,7 +137,9 @@ def existing(engine: SearchEngine, system: str, code: str) -> Code:
 def hit_dict(hit: Hit) -> dict:
     return {"system": hit.system, "code": hit.code, "title": hit.title, "billable": hit.billable,
             "kind": hit.kind, "chapter": hit.chapter, "score": hit.score, "reasons": list(hit.reasons),
-            "url": code_url(hit.system, hit.code)}
+            "url": code_url(hit.system, hit.code),
+            "variants": [{"code": v.code, "title": v.title, "label": v.label, "url": code_url(hit.system, v.code)}
+                         for v in hit.variants]}
 
 
 def search_dict(result: SearchResult, limit: int, offset: int) -> dict:

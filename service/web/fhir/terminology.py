@@ -10,6 +10,7 @@ import numpy as np
 from embeddings.documents import synonyms
 from embeddings.records import INACTIVE
 from service.errors import QueryError
+from service.search.engine import FLAT_FEATURES
 from service.web.fhir.conceptmaps import ConceptMaps
 from service.web.fhir.params import FHIR_VERSION, MEDIA_TYPE, FhirError, every, integer, one, parameters
 from service.web.fhir.valuesets import FORMS, Descendants, ValueSetRef, member, subsumption
@@ -194,7 +195,8 @@ class Terminology:
         if ref.root is not None:
             total, rows = self._expand_under(name, ref, text if filtered else None, count, offset)
         elif filtered:
-            result = self.engine.search(text, name, True if ref.billable else None, None, max(count, 1), offset)
+            result = self.engine.search(text, name, True if ref.billable else None, None, max(count, 1), offset,
+                                        features=FLAT_FEATURES)
             total, rows = result.total, [(h.code, h.title, h.kind) for h in result.hits][:count]
         elif ref.billable:
             ids = np.flatnonzero(self.store.billable & (self.store.system_of == name))
@@ -230,7 +232,7 @@ class Terminology:
         inside, hits = set(ids.tolist()), []
         limit = self.settings.max_limit
         for start in range(0, self.settings.max_offset + 1, limit):
-            page = self.engine.search(text, name, None, None, limit, start)
+            page = self.engine.search(text, name, None, None, limit, start, features=FLAT_FEATURES)
             hits += [h for h in page.hits if self.store.code_id(name, h.code) in inside]
             if start + limit >= page.total:
                 break

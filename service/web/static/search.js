@@ -65,6 +65,16 @@
                           : el("span", "badge", "Not billable · " + hit.kind.replace(/_/g, " ")));
     if (hit.reasons && hit.reasons.length) a.append(el("span", "why", hit.reasons.join("; ")));
     li.append(a);
+    if (hit.variants && hit.variants.length) {
+      const also = el("span", "also", "also ");
+      hit.variants.forEach((v, n) => {
+        const link = el("a", "", v.code);
+        link.href = v.url;
+        link.title = v.title;
+        also.append(n ? "; " : "", link, " " + v.label);
+      });
+      li.append(also);
+    }
     return li;
   }
 

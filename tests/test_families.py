@@ -1,0 +1,113 @@
+"""7th-character families on the fixture index: one result per family, its codable member first, the rest listed."""
+from __future__ import annotations
+
+import pytest
+
+from embeddings.index.rows import CodeRow
+from service.search.engine import DEFAULT_FEATURES, FLAT_FEATURES
+from service.search.families import HEADING, family_of, variant
+
+QUERY = "displaced fracture of neck of right femur"
+
+
+STEMS = frozenset({("icd10cm", "S72001"), ("icd10cm", "O36593")})
+
+
+@pytest.mark.parametrize("system, key, family", [
+    ("icd10cm", "S72001A", "S72001"), ("icd10cm", "S72001", "S72001"), ("icd10cm", "S301XXA", "S301"),
+    ("icd10cm", "S301", "S301"), ("icd10cm", "I2109", "I2109"), ("icd10pcs", "0FT44ZZ", "0FT44ZZ"),
+    ("icd10cm", "O365930", "O36593"),
+    # An ordinary 7-character child of a subcategory, and a block key, are families of their own.
+    ("icd10cm", "G710340", "G710340"), ("icd10cm", "X71-X83", "X71-X83")])
+def test_a_family_is_the_stem_without_the_7th_character_and_its_placeholders(system, key, family):
+    assert family_of(system, key, STEMS) == family
+
+
+def family_keys(hits, engine) -> list[tuple[str, str]]:
+    return [(h.system, family_of(h.system, h.code.replace(".", ""), engine.store.stems)) for h in hits]
+
+
+def test_each_family_takes_one_place_with_its_siblings_listed(engine):
+    hits = engine.search(QUERY, limit=20).hits
+    keys = family_keys(hits, engine)
+    assert len(keys) == len(set(keys)), keys
+    folded = [h for h in hits if h.variants]
+    assert folded, "the fixture has S72.0 codes with 7th characters; some must have been folded"
+    for hit in folded:
+        assert hit.billable
+        stem = family_of(hit.system, hit.code.replace(".", ""), engine.store.stems)
+        assert [v.code for v in hit.variants] == sorted(v.code for v in hit.variants), "the tabular's order"
+        for v in hit.variants:
+            assert family_of(hit.system, v.code.replace(".", ""), engine.store.stems) == stem and v.code != hit.code
+            assert v.title == engine.store.record(hit.system, v.code).title
+            assert v.label and (v.label == HEADING or v.title.endswith(v.label)), v
+
+
+def test_folding_is_a_feature_the_ablation_can_switch_off(engine):
+    plain = engine.search(QUERY, limit=20, features=DEFAULT_FEATURES - {"families"}).hits
+    keys = family_keys(plain, engine)
+    assert len(keys) > len(set(keys)), "without folding, siblings of one family stand in the list separately"
+    assert not any(h.variants for h in plain)
+    folded = engine.search(QUERY, limit=20).hits
+    # The first result is the same code either way: folding only removes the places siblings took below it.
+    assert folded[0].code == plain[0].code or family_keys(folded[:1], engine) == family_keys(plain[:1], engine)
+
+
+def test_a_codable_member_stands_for_a_stem_that_ranked_above_it(engine):
+    plain = engine.search(QUERY, limit=40, features=DEFAULT_FEATURES - {"families"}).hits
+    stems = [h for h in plain if not h.billable and h.code.startswith("S72.0") and len(h.code.replace(".", "")) == 6]
+    assert stems, "the fixture query ranks a six-character stem"
+    folded = {h.code: h for h in engine.search(QUERY, limit=40).hits}
+    stem = stems[0].code
+    assert stem not in folded
+    holder = [h for h in folded.values() if stem in [v.code for v in h.variants]]
+    assert len(holder) == 1 and holder[0].billable and holder[0].code.startswith(stem)
+
+
+def test_a_query_naming_the_encounter_keeps_the_siblings_apart(engine):
+    hits = engine.search(QUERY + ", subsequent encounter", limit=20).hits
+    assert not any(h.variants for h in hits)
+    keys = family_keys(hits, engine)
+    assert len(keys) > len(set(keys)), "the query weighs the encounters against each other"
+
+
+def test_a_typed_code_lists_every_sibling(engine):
+    codes = [h.code for h in engine.search("S72.001", limit=10).hits]
+    assert {"S72.001", "S72.001A", "S72.001D"} <= set(codes)
+
+
+def test_the_api_and_the_page_show_the_siblings(client):
+    body = client.get("/api/search", params={"q": QUERY, "limit": 20}).json()
+    folded = [r for r in body["results"] if r["variants"]]
+    assert folded
+    shown = folded[0]["variants"][0]
+    assert set(shown) == {"code", "title", "label", "url"} and shown["url"].endswith(shown["code"])
+    page = client.get("/", params={"q": QUERY}).text
+    assert 'class="also"' in page and shown["url"] in page and shown["label"] in page
+
+
+def test_flat_code_lists_keep_one_row_per_code(client, engine):
+    """FHIR $expand and the CTSS route have no room for siblings, so every code keeps its own row there."""
+    flat = [h.code for h in engine.search(QUERY, "icd10cm", limit=20, features=FLAT_FEATURES).hits]
+    keys = [family_of("icd10cm", c.replace(".", ""), engine.store.stems) for c in flat]
+    assert len(keys) > len(set(keys))
+    _total, codes, _extra, _shown = client.get("/api/ctss/icd10cm/search",
+                                               params={"terms": QUERY, "maxList": 20}).json()
+    assert codes == flat
+    body = client.get("/fhir/ValueSet/$expand", params={"url": "http://hl7.org/fhir/sid/icd-10-cm?fhir_vs",
+                                                        "filter": QUERY, "count": 20}).json()
+    assert [c["code"] for c in body["expansion"]["contains"]] == flat
+
+
+@pytest.mark.parametrize("holder, sibling, label", [
+    ("Open bite of left hand, initial encounter", "Open bite of left hand, sequela", "sequela"),
+    ("Fracture of neck of right femur, initial encounter for closed fracture",
+     "Fracture of neck of right femur, initial encounter for open fracture type I or II",
+     "initial encounter for open fracture type I or II"),
+    ("Poor fetal growth, third trimester, fetus 1", "Poor fetal growth, third trimester, fetus 2", "fetus 2"),
+    ("Open bite of left hand", "Open bite of left hand, subsequent encounter", "subsequent encounter")])
+def test_a_sibling_is_labelled_by_the_part_of_its_title_that_differs(holder, sibling, label):
+    def row(title, billable=True):
+        return CodeRow(0, "icd10cm", "S00.0", title, billable, "code", "19", "")
+    assert variant(row(holder), row(sibling)).label == label
+    assert variant(row(sibling), row(holder, billable=False)).label == HEADING
