@@ -84,6 +84,27 @@ def test_search_to_code_page_to_similar_code(page, base_url, engine, shots):
     assert engine.store.record("icd10cm", target).title in page.locator("h1").inner_text()
 
 
+def test_a_result_lists_its_7th_character_siblings_under_its_card(page, base_url, engine, shots):
+    page.goto(base_url + "/")
+    page.locator("#q").press_sequentially("displaced fracture of neck of right femur", delay=20)
+    also = page.locator("#results li.hit .also").first
+    also.wait_for(state="visible", timeout=8_000)  # drawn by search.js as the query is typed
+    holder = also.locator("xpath=..").locator("a").first.get_attribute("href").rsplit("/", 1)[1]
+    page.set_viewport_size({"width": 1100, "height": 900})
+    page.screenshot(path=str(shots / "families.png"))
+    summary = also.locator("summary")
+    if summary.count():  # a long list is folded: its summary names the heading and the 7th characters
+        assert summary.inner_text().startswith("also ") and "7th character" in summary.inner_text()
+        summary.click()
+    sibling = also.locator("a").first
+    code = sibling.get_attribute("href").rsplit("/", 1)[1]
+    assert code != holder and code[:6] == holder[:6], (holder, code)
+    assert sibling.get_attribute("title") == engine.store.record("icd10cm", code).title
+    assert sibling.is_visible()
+    sibling.click()
+    page.wait_for_url(f"**/codes/icd10cm/{code}")
+
+
 def test_a_deleted_code_page_says_so_and_leads_to_its_successor(page, base_url, shots):
     page.goto(base_url + "/?q=S30.1XXA")
     page.locator('#results li.hit a[href="/codes/icd10cm/S30.1XXA"]').first.wait_for(state="visible")

@@ -5,7 +5,8 @@ import pytest
 
 from embeddings.index.rows import CodeRow
 from service.search.engine import DEFAULT_FEATURES, FLAT_FEATURES
-from service.search.families import HEADING, family_of, variant
+from service.search.families import HEADING, Variant, family_of, variant
+from service.web.render import FOLD_INLINE, variant_summary
 
 QUERY = "displaced fracture of neck of right femur"
 
@@ -111,3 +112,23 @@ def test_a_sibling_is_labelled_by_the_part_of_its_title_that_differs(holder, sib
         return CodeRow(0, "icd10cm", "S00.0", title, billable, "code", "19", "")
     assert variant(row(holder), row(sibling)).label == label
     assert variant(row(sibling), row(holder, billable=False)).label == HEADING
+
+
+def test_a_long_sibling_list_is_folded_under_a_summary(client, engine):
+    hits = engine.search(QUERY, limit=20).hits
+    long = [h for h in hits if len(h.variants) > FOLD_INLINE]
+    short = [h for h in hits if 0 < len(h.variants) <= FOLD_INLINE]
+    assert long, "the fixture's femur fractures have more than three 7th characters"
+    page = client.get("/", params={"q": QUERY, "limit": 20}).text
+    summary = variant_summary(long[0].variants)
+    assert summary.startswith("also ") and summary.endswith(long[0].variants[-1].code[-1])
+    assert f'<details class="also"><summary>{summary}</summary>' in page
+    for hit in short:
+        assert f'<span class="also">also <a href="/codes/icd10cm/{hit.variants[0].code}"' in page
+
+
+@pytest.mark.parametrize("codes, summary", [
+    (["S72.041", "S72.041B", "S72.041D"], "also S72.041 and 7th characters B, D"),
+    (["S72.041D"], "also 7th character D"), (["S30.1"], "also S30.1")])
+def test_the_summary_names_the_heading_and_the_7th_characters(codes, summary):
+    assert variant_summary([Variant(c, "", "") for c in codes]) == summary

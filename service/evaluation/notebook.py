@@ -56,10 +56,8 @@ def cli(argv=None) -> int:
     p.add_argument("--saved", action="store_true",
                    help="use the report `medcodes evaluate` saved for this index instead of evaluating again")
     args = p.parse_args(argv)
-    if args.notebook:
-        execute_notebook(save_to=NOTEBOOK)
-        print(f"executed {NOTEBOOK}")
-        return 0
+    if args.notebook and not args.pin:
+        return _execute()
     engine = SearchEngine.open(Settings.from_env())
     saved = runner.load_saved(engine) if args.saved else None
     if args.saved and saved is None:
@@ -70,6 +68,12 @@ def cli(argv=None) -> int:
     if args.pin:
         gate.pin(report, args.pin)
         print(f"pinned as {args.pin!r} in {gate.EXPECTED}")
+    return _execute() if args.notebook else 0
+
+
+def _execute() -> int:
+    execute_notebook(save_to=NOTEBOOK)
+    print(f"executed {NOTEBOOK}")
     return 0
 
 

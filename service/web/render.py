@@ -19,6 +19,8 @@ WEB = Path(__file__).parent
 _CODE_REF = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(\.-)?")
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 # Names of code systems that crosswalks point to but the index does not load.
+# A result's 7th-character siblings are listed in full up to this many, and folded in a <details> beyond.
+FOLD_INLINE = 3
 OTHER_SYSTEMS = {"icd9cm": "ICD-9-CM", "icd9pcs": "ICD-9-CM procedures"}
 # Pages load only their own script and stylesheet; nothing inline, nothing from other hosts.
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"}
@@ -66,11 +68,22 @@ def link_codes(text: str, system: str, known: set[str]) -> Markup:
     return Markup("").join(out)
 
 
+def variant_summary(variants) -> str:
+    """A long sibling list in a line ('also S72.041 and 7th characters B, C, D'); search.js writes the same."""
+    heads = [v.code for v in variants if len(v.code.replace(".", "")) < 7]
+    sevenths = [v.code[-1] for v in variants if len(v.code.replace(".", "")) == 7]
+    told = heads + ([("7th character " if len(sevenths) == 1 else "7th characters ") + ", ".join(sevenths)]
+                    if sevenths else [])
+    return "also " + " and ".join(told)
+
+
 @lru_cache(maxsize=1)
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(WEB / "templates"))
     templates.env.filters["highlight"] = highlight
     templates.env.globals["code_url"] = code_url
+    templates.env.globals["variant_summary"] = variant_summary
+    templates.env.globals["FOLD_INLINE"] = FOLD_INLINE
     return templates
 
 

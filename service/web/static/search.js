@@ -65,17 +65,31 @@
                           : el("span", "badge", "Not billable · " + hit.kind.replace(/_/g, " ")));
     if (hit.reasons && hit.reasons.length) a.append(el("span", "why", hit.reasons.join("; ")));
     li.append(a);
-    if (hit.variants && hit.variants.length) {
-      const also = el("span", "also", "also ");
-      hit.variants.forEach((v, n) => {
-        const link = el("a", "", v.code);
-        link.href = v.url;
-        link.title = v.title;
-        also.append(n ? "; " : "", link, " " + v.label);
-      });
-      li.append(also);
-    }
+    if (hit.variants && hit.variants.length) li.append(siblings(hit.variants));
     return li;
+  }
+
+  // A result's 7th-character siblings: in full up to FOLD_INLINE, else folded in a <details> (as _hit.html does).
+  const FOLD_INLINE = 3;
+  function siblings(variants) {
+    const inline = variants.length <= FOLD_INLINE;
+    const also = inline ? el("span", "also", "also ") : el("details", "also");
+    const list = inline ? also : document.createDocumentFragment();
+    variants.forEach((v, n) => {
+      const link = el("a", "", v.code);
+      link.href = v.url;
+      link.title = v.title;
+      list.append(n ? "; " : "", link, " " + v.label);
+    });
+    if (!inline) {
+      const short = (v) => v.code.replace(".", "").length;
+      const heads = variants.filter((v) => short(v) < 7).map((v) => v.code);
+      const sevenths = variants.filter((v) => short(v) === 7).map((v) => v.code.slice(-1));
+      const told = heads.concat(sevenths.length ? [(sevenths.length === 1 ? "7th character " : "7th characters ")
+                                                   + sevenths.join(", ")] : []);
+      also.append(el("summary", "", "also " + told.join(" and ")), list);
+    }
+    return also;
   }
 
   function params() {
