@@ -7,6 +7,7 @@ from typing import Callable, Iterable, Mapping
 
 from embeddings.abbreviations import PART, claim_words, spell_slashes
 from service.search import query as q
+from service.search.approach import read_approach
 from service.search.intent import CONDITION_WORDS, PROCEDURE_SUFFIXES, PROCEDURE_WORDS, intent_of
 from service.search.morphology import Morphology
 from service.search.operations import Operations, Reading, word_form
@@ -18,7 +19,7 @@ from service.search.terms import covered as _covered
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
 FEATURES = ("expand", "expand_dense", "abbrev", "spell", "spell_dense", "laterality", "encounter", "intent",
             "operations", "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors", "morphology", "claim_parts",
-            "history", "compounds", "poisoning_intent", "new_technology", "defaults", "terms", "families")
+            "history", "compounds", "poisoning_intent", "new_technology", "defaults", "terms", "families", "approach")
 SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "bilat": "bilateral", "both": "bilateral"}
 # Claim text names a 7th character by itself: 'Disp fx of head of r rad, 7thN' is the code ending in N.
 _SEVENTH = re.compile(r"^7th([a-z0-9])$")
@@ -53,6 +54,7 @@ class Understood:
     intent: str = ""  # "icd10pcs" when the query asks for a procedure, "icd10cm" when its words say a diagnosis
     operations: tuple[str, ...] = ()  # PCS root operations an everyday word means here ('removal' -> Resection)
     not_operations: tuple[str, ...] = ()  # ... and those it does not mean here (Removal, of a device)
+    approaches: frozenset[str] = frozenset()  # PCS approaches the words name ('keyhole' -> percutaneous endoscopic)
     claim_text: bool = True  # a query equal to a code's short description (claim text) finds that code first
     stem_guard: bool = True  # lexical hits holding a form of each query word go before stemmer-only matches
     anchored: bool = True  # the any-word stage matches only documents holding one of its rarest words (bounded cost)
@@ -162,6 +164,7 @@ class Understanding:
         spelt_out = [Expansion(w, e) for w, e in spelt.items()]
         spelt_out += [Expansion(w, " or ".join(" ".join(r) for r in rs)) for w, rs in parts.items()]
         cues = set(words) | {w for e in expansions + spelt_out for w in q.tokens(e.expansion)}
+        approaches, scoped = read_approach(words, spelt, [e.expansion for e in expansions], "approach" in features)
         return Understood(
             slots=tuple(s for s in slots if s), any_words=tuple(dict.fromkeys(any_words)),
             dense_text=self._dense_text(_replace_words(text, unofficial) if unofficial else text, expansions, features)
@@ -172,15 +175,12 @@ class Understanding:
             did_you_mean=_replace_words(text, corrections) if corrections else None,
             sides=frozenset(SIDES[w] for w in cues if w in SIDES) if "laterality" in features else frozenset(),
             encounter=encounter_of(words, cues) if "encounter" in features else "",
-            history=history_of(cues) if "history" in features else "",
-            cause=cause_of(cues) if "poisoning_intent" in features else "",
+            history=history_of(cues) if "history" in features else "", cause=cause_of(cues) if "poisoning_intent" in features else "",
             defaults="defaults" in features, synonyms="terms" in features,
-            intent=("icd10pcs" if reading
-                    else intent_of(words, matches, self.conditions))
+            intent=("icd10pcs" if reading or scoped else intent_of(words, matches, self.conditions))
             if "intent" in features and not system else "",
-            operations=reading.operations if reading else (),
-            not_operations=reading.not_operations if reading else (),
-            claim_text="claim" in features, stem_guard="stem_guard" in features, seventh=seventh,
+            operations=reading.operations if reading else (), not_operations=reading.not_operations if reading else (),
+            approaches=approaches, claim_text="claim" in features, stem_guard="stem_guard" in features, seventh=seventh,
             anchored="anchors" in features,
         )
 
