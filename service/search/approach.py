@@ -1,5 +1,4 @@
-"""The ICD-10-PCS approach a procedure query names in everyday words ('camera down the throat', 'keyhole', 'needle'),
-read against the approach each PCS title ends in."""
+"""The ICD-10-PCS approach a query names in everyday words ('keyhole', 'camera down the throat'), read against titles."""
 from __future__ import annotations
 
 import re
