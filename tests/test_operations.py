@@ -37,6 +37,15 @@ def test_removal_of_a_body_part_is_resection_or_excision_not_device_removal(oper
     assert operations.read(["heart", "failure"]) is None
 
 
+def test_a_scope_or_camera_yields_to_the_operation_done_through_it(operations):
+    # Named alone, a scope or camera is a look inside; with a doing word it is the way in, and the word the operation.
+    assert operations.read(["camera", "into", "the", "bladder"]).operations == ("Inspection",)
+    reading = operations.read(["scope", "to", "remove", "colon", "polyp"])
+    assert reading.operations == ("Resection", "Excision") and reading.start == 2
+    assert operations.read(["camera", "removal", "of", "gallbladder"]).operations == ("Resection", "Excision")
+    assert operations.read(["camera", "to", "take", "out", "drainage", "device"]).operations == ("Removal",)
+
+
 def test_a_query_in_pcs_terms_keeps_its_own_root_operation():
     # Claim and title text name the root operation first; an everyday word later in it is part of a device
     # ('Infusion Device'), not a second operation.

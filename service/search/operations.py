@@ -14,6 +14,7 @@ from service.search import query as q
 TABLE = Path(embeddings.__file__).parent / "terms" / "operations.tsv"
 OBJECTS = ("body part", "device", "matter", "any")
 # What PCS Extirpation takes out: "solid matter such as foreign body, thrombus, or calculus" (its definition).
+LOOKING = ("Inspection",)  # the operation of a scope or camera named alone
 MATTER_WORDS = frozenset("stone calculus calculi clot thrombus embolus foreign matter debris".split())
 # 'Removal of <device> from <body part>, <approach>', and in Placement 'Removal of <device> on <body region>'.
 _REMOVAL_TITLE = re.compile(r"^Removal of (.+?) (?:from|on) (.+?)(?:,|$)")
@@ -101,13 +102,22 @@ class Operations:
         return self.find(words) is not None
 
     def find(self, words: list[str]) -> tuple[int, int, tuple[Rule, ...]] | None:
+        """The first operation word, except that a looking word ('scope', 'camera') yields to a doing word: in
+        'scope to remove a polyp' the scope is the way in and the removal is the operation."""
         forms = [word_form(w) for w in words]
-        for i in range(len(words)):
+        first = None
+        i = 0
+        while i < len(words):
             for n in range(min(self.longest, len(words) - i), 0, -1):
                 found = self.rules.get(tuple(forms[i:i + n]))
                 if found:
-                    return i, n, found
-        return None
+                    if not all(r.operations == LOOKING for r in found):
+                        return i, n, found
+                    first = first or (i, n, found)
+                    i += n - 1
+                    break
+            i += 1
+        return first
 
     def object_of(self, words: list[str]) -> str:
         singular = {w[:-1] if w.endswith("s") else w for w in words} | set(words)
