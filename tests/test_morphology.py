@@ -71,6 +71,15 @@ def test_anatomy_roots_read_compound_procedure_words_the_curated_table_lacks(par
     assert mo.Morphology(mo.load_parts(anatomy=None), {}).read("scrotectomy") == ()
 
 
+def test_procedure_word_parts_read_as_pcs_reads_them(parts):
+    # The PCS Index sends a lithotomy to Extirpation and most -ostomy words to Drainage as well as Bypass.
+    morphology = mo.Morphology(parts, {})
+    assert ("bile", "duct", "extirpation") in morphology.read("choledocholithotomy")
+    assert ("rectum", "drainage") in morphology.read("rectostomy")
+    assert ("cervix", "drainage") in morphology.read("trachelotomy")
+    assert ("pituitary", "resection") in morphology.read("hypophysectomy")
+
+
 def test_a_corrected_word_is_read_again_and_gets_its_parts(parts):
     vocabulary = {"hysterectomy": 16, "uterus": 900, "resection": 4000}
     understanding = qu.Understanding(terms.load_table(), spelling.Speller(vocabulary),
