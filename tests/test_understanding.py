@@ -30,6 +30,17 @@ def test_longest_table_term_wins_and_keeps_the_original_words(table):
     assert u.slots[1] == (("left",),)
 
 
+def test_a_status_phrase_is_read_whole_before_its_last_word(table):
+    # 'on dialysis' is the patient's status (ICD-10-CM Z99.2), where 'dialysis' alone is the procedure.
+    understanding = qu.Understanding(table, None)
+    status = understanding.understand("esrd on dialysis", None, ALL)
+    assert "on dialysis" in [e.term for e in status.expansions]
+    assert any("dependence on renal dialysis" in e.expansion for e in status.expansions)
+    procedure = understanding.understand("dialysis", None, ALL)
+    assert [e.term for e in procedure.expansions] == ["dialysis"]
+    assert not any("dependence" in e.expansion for e in procedure.expansions)
+
+
 def test_system_filter_drops_expansions_of_the_other_system(table):
     understanding = qu.Understanding(table, None)
     assert understanding.understand("lap chole", "icd10pcs", ALL).expansions
