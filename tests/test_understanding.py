@@ -293,3 +293,14 @@ def test_what_a_query_leaves_unsaid_takes_the_icd10cm_default():
     assert steering.steer_factor("Other diseases of tongue", said("enlargement tongue"))[0] == 1.0
     assert steering.steer_factor("Other appendicitis", replace(said("appendicitis"), defaults=False))[0] == 1.0
     assert steering.steer_factor("Other Counseling", said("counseling"), "GZ63ZZZ", "icd10pcs")[0] == 1.0
+
+
+def test_a_term_read_in_both_systems_names_no_procedure(table):
+    from service.search.intent import intent_of
+    understanding = qu.Understanding(table, None)
+    # 'acl' is a ligament in both code sets: the tear is a diagnosis, the repair a procedure.
+    assert understanding.understand("acl tear left knee", None, ALL).intent != "icd10pcs"
+    assert understanding.understand("acl repair", None, ALL).intent == "icd10pcs"
+    # A term the table reads only as a procedure still says one.
+    assert understanding.understand("lap chole", None, ALL).intent == "icd10pcs"
+    assert intent_of(["acl", "tear"], {0: (1, table[("acl",)])}) == ""

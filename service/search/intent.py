@@ -29,8 +29,10 @@ def intent_of(words: list[str], matches: Matches, conditions: Collection[str] = 
     """"icd10pcs", "icd10cm" or "" for the query's words and the table terms found in it. `conditions` are the
     index's condition words (they begin diagnosis titles, no procedure text uses them): a query that names no
     procedure but says one of them ('antithrombin deficiency') asks for a diagnosis."""
+    # A term the table reads in both systems ('acl', 'big toe': a ligament, a toe) names no procedure by itself.
     procedure = any(w in PROCEDURE_WORDS or w.endswith(PROCEDURE_SUFFIXES) for w in words) or any(
-        e.system == "icd10pcs" for _n, entries in matches.values() for e in entries)
+        any(e.system == "icd10pcs" for e in entries) and not any(e.system == "icd10cm" for e in entries)
+        for _n, entries in matches.values())
     said = set(words)
     # A diagnosis-only table term says its condition words too ('s/p cabg': s/p is status post, a status code).
     cues = said | {w for _n, entries in matches.values() for e in entries if e.system == "icd10cm"
