@@ -132,3 +132,35 @@ def test_a_long_sibling_list_is_folded_under_a_summary(client, engine):
     (["S72.041D"], "also 7th character D"), (["S30.1"], "also S30.1")])
 def test_the_summary_names_the_heading_and_the_7th_characters(codes, summary):
     assert variant_summary([Variant(c, "", "") for c in codes]) == summary
+
+
+class _Store:
+    """The few store lookups initial_holders makes, over a handful of codes."""
+
+    def __init__(self, codes: list[tuple[str, str]]):
+        self.key_of = [key for key, _title in codes]
+        self.system_of = ["icd10cm"] * len(codes)
+        self.titles = [title for _key, title in codes]
+
+    def code_id(self, system: str, key: str):
+        return self.key_of.index(key) if key in self.key_of else None
+
+    def rows(self, ids):
+        return {i: CodeRow(i, "icd10cm", self.key_of[i], self.titles[i], True, "code", "19", self.key_of[i][:6])
+                for i in ids}
+
+
+def test_a_query_naming_no_encounter_sees_the_initial_encounter_code_hold_its_familys_place():
+    from types import SimpleNamespace
+
+    from service.search.families import initial_holders
+    store = _Store([("S92402P", "Displaced fracture of left great toe, subsequent encounter for fracture with malunion"),
+                    ("S92402A", "Displaced fracture of left great toe, initial encounter for closed fracture"),
+                    ("S92402D", "Displaced fracture of left great toe, subsequent encounter for fracture with routine healing"),
+                    ("S92499S", "Other fracture of unspecified great toe, sequela"),
+                    ("T17300A", "Unspecified foreign body in larynx causing asphyxiation, initial encounter")])
+    fusion = SimpleNamespace(scores={0: 0.8, 2: 0.6, 3: 0.5, 4: 0.4}, reasons={0: ["words: fracture"], 2: [], 3: [], 4: []})
+    folded = {0: [2]}
+    page = initial_holders([0, 3, 4], folded, fusion, store)
+    assert page == [1, 3, 4]  # S92.499S has no initial-encounter sibling here, and stays
+    assert folded == {1: [2, 0]} and fusion.scores[1] == 0.8 and fusion.reasons[1] == ["words: fracture"]

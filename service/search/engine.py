@@ -157,9 +157,12 @@ class SearchEngine:
             ranked = roll_down(ranked, fusion, self.store, specific=len(parsed.words) >= SPECIFIC_WORDS)
         ranked = self._filter(ranked, billable, chapter)
         folded: dict[int, list[int]] = {}
-        if "families" in features and families.applies(ranked, fusion, u):
+        folding = "families" in features and families.applies(ranked, fusion, u)
+        if folding:
             ranked, folded = families.fold(ranked, self.store)
         page = ranked[offset:offset + limit]
+        if folding:
+            page = families.initial_holders(page, folded, fusion, self.store)
         rows = self.store.rows(page + [j for i in page for j in folded.get(i, ())])
         hits = tuple(self._hit(rows[i], fusion.scores[i], fusion.reasons[i], u,
                                tuple(families.variant(rows[i], rows[j]) for j in folded.get(i, ()) if j in rows))

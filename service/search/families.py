@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from embeddings.index.rows import CodeRow
@@ -12,6 +13,7 @@ from service.search.steering import UNSTATED
 
 FAMILY_SYSTEM = "icd10cm"  # only ICD-10-CM has 7th characters (encounter, healing, sequela)
 HEADING = "heading (not codable)"
+_LATER = re.compile(r"\b(subsequent encounter|sequela)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,30 @@ def fold(ranked: list[int], store: IndexStore) -> tuple[list[int], dict[int, lis
     for members in folded.values():
         members.sort(key=lambda j: str(store.key_of[j]))  # the tabular's order: stem, then A, B, C, D, ... S
     return out, folded
+
+
+def initial_holders(page: list[int], folded: dict[int, list[int]], fusion: Fusion, store: IndexStore) -> list[int]:
+    """A query that names no encounter is coded for active treatment: where a later encounter's code holds its
+    family's place on the page (S92.402P ranked above S92.402A), the family's initial-encounter code (closed
+    fracture, the default when a fracture is not called open) takes the place, and the other is listed with it."""
+    out = list(page)
+    for n, i in enumerate(page):
+        key = str(store.key_of[i])
+        if str(store.system_of[i]) != FAMILY_SYSTEM or len(key) != 7 or key[6] == "A":
+            continue
+        first = store.code_id(FAMILY_SYSTEM, key[:6] + "A")
+        if first is None:
+            continue
+        rows = store.rows([i, first])
+        if (i not in rows or first not in rows or not _LATER.search(rows[i].title)
+                or "initial encounter" not in rows[first].title.lower()):
+            continue
+        members = [j for j in folded.pop(i, []) if j != first] + [i]
+        folded[first] = sorted(members, key=lambda j: str(store.key_of[j]))
+        fusion.scores[first] = max(fusion.scores.get(first, 0.0), fusion.scores[i])
+        fusion.reasons[first] = list(fusion.reasons.get(first) or fusion.reasons[i])
+        out[n] = first
+    return out
 
 
 def with_seventh(head: list[int], fusion: Fusion, store: IndexStore, seventh: str) -> list[int]:
