@@ -144,3 +144,12 @@ def test_everyday_words_for_clearing_breaking_up_placing_and_looking(operations)
     assert operations.read(["pacemaker", "implantation"]).operations == ("Insertion",)
     assert operations.read(["camera", "down", "the", "throat", "to", "look", "at", "the", "stomach"]).operations \
         == ("Inspection",)
+
+
+def test_a_scope_named_with_something_done_through_it_rules_out_inspection(operations):
+    # 'colonoscopy with biopsy': the table spells colonoscopy 'inspection ... endoscopic' and biopsy 'excision'.
+    assert ops.not_doing(None, {"colonoscopy", "inspection", "excision", "diagnostic"}) == ("Inspection",)
+    assert ops.not_doing(None, {"colonoscopy", "inspection", "endoscopic"}) == ()  # the look inside is the procedure
+    assert ops.not_doing(None, {"colonoscopy", "inspection", "excision"}, features=()) == ()
+    reading = operations.read(["scope", "to", "remove", "colon", "polyp"])
+    assert ops.not_doing(reading, {"scope", "inspection", "remove"}) == reading.not_operations + ("Inspection",)

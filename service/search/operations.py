@@ -15,6 +15,10 @@ TABLE = Path(embeddings.__file__).parent / "terms" / "operations.tsv"
 OBJECTS = ("body part", "device", "matter", "any")
 # What PCS Extirpation takes out: "solid matter such as foreign body, thrombus, or calculus" (its definition).
 LOOKING = ("Inspection",)  # the operation of a scope or camera named alone
+# The root operations of the Medical and Surgical section that do something beyond looking (PCS definitions).
+DOING = frozenset("""alteration bypass change control creation destruction detachment dilation division drainage
+    excision extirpation extraction fragmentation fusion insertion occlusion reattachment release removal repair
+    replacement reposition resection restriction revision supplement transfer transplantation""".split())
 MATTER_WORDS = frozenset("stone calculus calculi clot thrombus embolus foreign matter debris".split())
 # 'Removal of <device> from <body part>, <approach>', and in Placement 'Removal of <device> on <body region>'.
 _REMOVAL_TITLE = re.compile(r"^Removal of (.+?) (?:from|on) (.+?)(?:,|$)")
@@ -143,3 +147,16 @@ class Operations:
         operations = tuple(dict.fromkeys(o for r in meant for o in r.operations))
         others = tuple(dict.fromkeys(o for r in rules if r not in meant for o in r.operations if o not in operations))
         return Reading(start, length, operations, others)
+
+
+def not_doing(reading: Reading | None, cues: set[str], features: Iterable[str] = ("operations",)) -> tuple[str, ...]:
+    """The root operations a query rules out: those of its everyday operation word's other senses, and Inspection
+    when it names a scope and something done through it ('colonoscopy with biopsy' is coded as the biopsy, an
+    Excision; the look inside is part of it)."""
+    if "operations" not in features:
+        return ()
+    ruled_out = reading.not_operations if reading else ()
+    doing = cues & DOING or (reading and set(reading.operations) - set(LOOKING))
+    if "inspection" in cues and doing and LOOKING[0] not in ruled_out:
+        ruled_out += LOOKING
+    return ruled_out

@@ -10,7 +10,7 @@ from service.search import query as q
 from service.search.approach import read_approach
 from service.search.intent import CONDITION_WORDS, PROCEDURE_SUFFIXES, PROCEDURE_WORDS, intent_of
 from service.search.morphology import Morphology
-from service.search.operations import Operations, Reading, word_form
+from service.search.operations import Operations, Reading, not_doing, word_form
 from service.search.spelling import Speller
 from service.search.steering import cause_of, encounter_of, history_of
 from service.search.terms import Entry, Matches, inflected, joined_compounds, sided, table_key
@@ -179,7 +179,7 @@ class Understanding:
             defaults="defaults" in features, synonyms="terms" in features,
             intent=("icd10pcs" if reading or scoped else intent_of(words, matches, self.conditions))
             if "intent" in features and not system else "",
-            operations=reading.operations if reading else (), not_operations=reading.not_operations if reading else (),
+            operations=reading.operations if reading else (), not_operations=not_doing(reading, cues, features),
             approaches=approaches, claim_text="claim" in features, stem_guard="stem_guard" in features, seventh=seventh,
             anchored="anchors" in features,
         )
