@@ -164,3 +164,12 @@ def test_a_query_naming_no_encounter_sees_the_initial_encounter_code_hold_its_fa
     page = initial_holders([0, 3, 4], folded, fusion, store)
     assert page == [1, 3, 4]  # S92.499S has no initial-encounter sibling here, and stays
     assert folded == {1: [2, 0]} and fusion.scores[1] == 0.8 and fusion.reasons[1] == ["words: fracture"]
+
+
+def test_with_encounter_reading_off_no_default_encounter_is_imposed(engine):
+    # The default (initial encounter) is for a query read as naming none; with the feature off the query is not
+    # read at all, and the family's best-ranked member keeps its place.
+    text = QUERY + ", subsequent encounter for closed fracture with routine healing"
+    hits = engine.search(text, limit=5, features=DEFAULT_FEATURES - {"encounter"}).hits
+    assert hits[0].code.endswith("D"), [h.code for h in hits]
+    assert engine.search(QUERY, limit=5).hits[0].code.endswith("A")

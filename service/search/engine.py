@@ -161,7 +161,7 @@ class SearchEngine:
         if folding:
             ranked, folded = families.fold(ranked, self.store)
         page = ranked[offset:offset + limit]
-        if folding:
+        if folding and u.encounter == steering.UNSTATED:  # read as unstated, not merely unread (feature off)
             page = families.initial_holders(page, folded, fusion, self.store)
         rows = self.store.rows(page + [j for i in page for j in folded.get(i, ())])
         hits = tuple(self._hit(rows[i], fusion.scores[i], fusion.reasons[i], u,
