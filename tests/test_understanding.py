@@ -304,3 +304,11 @@ def test_a_term_read_in_both_systems_names_no_procedure(table):
     # A term the table reads only as a procedure still says one.
     assert understanding.understand("lap chole", None, ALL).intent == "icd10pcs"
     assert intent_of(["acl", "tear"], {0: (1, table[("acl",)])}) == ""
+
+
+def test_claim_encounter_words_are_read_without_mined_abbreviations():
+    from service.search.steering import UNSTATED, encounter_of
+    assert encounter_of(["disp", "fx", "r", "femur", "subs"], {"disp", "fx", "r", "femur", "subs"}) == "subsequent"
+    assert encounter_of(["burn", "r", "hand", "init"], {"burn", "r", "hand", "init"}) == "initial"
+    assert encounter_of(["burn", "r", "hand", "sqla"], {"burn", "r", "hand", "sqla"}) == "sequela"
+    assert encounter_of(["burn", "of", "hand"], {"burn", "of", "hand"}) == UNSTATED

@@ -50,11 +50,12 @@ suicidal assault assaulted homicide homicidal undetermined""".split())
 def encounter_of(words: list[str], cues: set[str]) -> str:
     """The encounter a query names: 'initial', 'subsequent', 'sequela', or UNSTATED."""
     joined = " ".join(words)
-    if "sequela" in cues or "sequelae" in cues or "late effect" in joined:
+    # 'init', 'subs' and 'sqla' are how every CMS short description says it, mined abbreviations or not.
+    if cues & {"sequela", "sequelae", "sqla"} or "late effect" in joined:
         return "sequela"
-    if "subsequent" in cues or "followup" in cues or "follow up" in joined or "follow-up" in joined:
+    if cues & {"subsequent", "subs", "followup"} or "follow up" in joined or "follow-up" in joined:
         return "subsequent"
-    if "initial" in cues:
+    if cues & {"initial", "init"}:
         return "initial"
     return UNSTATED
 
