@@ -13,12 +13,12 @@ from service.search import query as q
 
 TABLE = Path(embeddings.__file__).parent / "terms" / "operations.tsv"
 OBJECTS = ("body part", "device", "matter", "any")
-# What PCS Extirpation takes out: "solid matter such as foreign body, thrombus, or calculus" (its definition).
 LOOKING = ("Inspection",)  # the operation of a scope or camera named alone
 # The root operations of the Medical and Surgical section that do something beyond looking (PCS definitions).
 DOING = frozenset("""alteration bypass change control creation destruction detachment dilation division drainage
     excision extirpation extraction fragmentation fusion insertion occlusion reattachment release removal repair
     replacement reposition resection restriction revision supplement transfer transplantation""".split())
+# What PCS Extirpation takes out: "solid matter such as foreign body, thrombus, or calculus" (its definition).
 MATTER_WORDS = frozenset("stone calculus calculi clot thrombus embolus foreign matter debris".split())
 # 'Removal of <device> from <body part>, <approach>', and in Placement 'Removal of <device> on <body region>'.
 _REMOVAL_TITLE = re.compile(r"^Removal of (.+?) (?:from|on) (.+?)(?:,|$)")
