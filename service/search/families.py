@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
 from embeddings.index.rows import CodeRow
 from embeddings.index.store import IndexStore
 from service.search import understanding as qu
 from service.search.fusion import Fusion
-from service.search.steering import UNSTATED
+from service.search.steering import UNSTATED, title_encounters
 
 FAMILY_SYSTEM = "icd10cm"  # only ICD-10-CM has 7th characters (encounter, healing, sequela)
 HEADING = "heading (not codable)"
-_LATER = re.compile(r"\b(subsequent encounter|sequela)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -99,8 +97,8 @@ def initial_holders(page: list[int], folded: dict[int, list[int]], fusion: Fusio
         if first is None:
             continue
         rows = store.rows([i, first])
-        if (i not in rows or first not in rows or not _LATER.search(rows[i].title)
-                or "initial encounter" not in rows[first].title.lower()):
+        if (i not in rows or first not in rows or not title_encounters(rows[i].title) - {"initial"}
+                or "initial" not in title_encounters(rows[first].title)):
             continue
         members = [j for j in folded.pop(i, []) if j != first] + [i]
         folded[first] = sorted(members, key=lambda j: str(store.key_of[j]))

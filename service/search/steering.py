@@ -140,11 +140,11 @@ def steer_factor(title: str, understood: "Understood", code: str = "", system: s
             factor *= CONFLICT
     if understood.defaults:
         factor *= default_factor(title, understood, system)
+    said = title_encounters(title)
     if understood.encounter == UNSTATED and not understood.seventh:
-        if _TITLE_ENCOUNTER.search(title) and "initial encounter" not in title.lower():
+        if said and "initial" not in said:
             factor *= LATER
     elif understood.encounter:
-        said = {_ENCOUNTER_OF_TITLE[m.lower()] for m in _TITLE_ENCOUNTER.findall(title)}
         if understood.encounter in said:
             factor *= AGREE
             reasons.append(f"encounter: {understood.encounter}")
@@ -154,3 +154,8 @@ def steer_factor(title: str, understood: "Understood", code: str = "", system: s
         elif said:
             factor *= CONFLICT
     return factor, "; ".join(reasons)
+
+
+def title_encounters(title: str) -> set[str]:
+    """The encounters a title names: {'initial'}, {'subsequent'}, {'sequela'}, or none."""
+    return {_ENCOUNTER_OF_TITLE[m.lower()] for m in _TITLE_ENCOUNTER.findall(title)}
