@@ -16,6 +16,9 @@ def test_everyday_words_name_the_approach():
     # A scope names no way in by itself; through a body opening it is the natural-opening endoscopic approach.
     assert ap.approaches_of("knee scope") == ap.ENDOSCOPIC
     assert ap.approaches_of("camera down the throat to look at the stomach") == {ap.NATURAL_OPENING_ENDOSCOPIC}
+    # A named scope says which: the table's 'endoscopic' for 'cystoscopy' adds no other endoscopic approach.
+    assert ap.approaches_of("cystoscopy with stent placement inspection bladder endoscopic") == {
+        ap.NATURAL_OPENING_ENDOSCOPIC}
     assert ap.approaches_of("transurethral resection of prostate") == {ap.NATURAL_OPENING,
                                                                        ap.NATURAL_OPENING_ENDOSCOPIC}
 

@@ -37,6 +37,15 @@ def test_removal_of_a_body_part_is_resection_or_excision_not_device_removal(oper
     assert operations.read(["heart", "failure"]) is None
 
 
+def test_a_stent_put_in_is_a_dilation_with_a_device_and_a_stent_taken_out_a_removal(operations):
+    # PCS codes a stent that holds a tubular part open as Dilation with Intraluminal Device.
+    assert operations.read(["ureteral", "stent", "placement"]).operations == ("Dilation", "Insertion")
+    spelt = {"stent": "intraluminal device"}  # what the term table says of the word
+    assert operations.read(["ureter", "stent", "placement"], spelt).operations == ("Dilation", "Insertion")
+    assert operations.read(["stent", "removal"]).operations == ("Removal",)
+    assert operations.read(["placement", "of", "drainage", "device"]).operations == ("Insertion",)
+
+
 def test_a_scope_or_camera_yields_to_the_operation_done_through_it(operations):
     # Named alone, a scope or camera is a look inside; with a doing word it is the way in, and the word the operation.
     assert operations.read(["camera", "into", "the", "bladder"]).operations == ("Inspection",)

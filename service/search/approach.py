@@ -69,7 +69,7 @@ def approaches_of(text: str) -> frozenset[str]:
             found.add(value)
         if value == NATURAL_OPENING:  # 'transurethral resection' is done through a scope as often as not
             found.add(NATURAL_OPENING_ENDOSCOPIC)
-    if words & SCOPE_WORDS:
+    if words & SCOPE_WORDS and not found & ENDOSCOPIC:  # a named scope says which ('cystoscopy', 'endoscopic')
         found |= {NATURAL_OPENING_ENDOSCOPIC} if words & OPENING_WORDS else ENDOSCOPIC
     return frozenset(found)
 

@@ -12,7 +12,9 @@ import embeddings
 from service.search import query as q
 
 TABLE = Path(embeddings.__file__).parent / "terms" / "operations.tsv"
-OBJECTS = ("body part", "device", "matter", "any")
+# A stent is put in a tubular body part to hold it open: PCS codes that as Dilation with Intraluminal Device.
+LUMEN, LUMEN_WORDS = "intraluminal device", frozenset({"stent", "intraluminal"})
+OBJECTS = ("body part", "device", LUMEN, "matter", "any")
 LOOKING = ("Inspection",)  # the operation of a scope or camera named alone
 # The root operations of the Medical and Surgical section that do something beyond looking (PCS definitions).
 DOING = frozenset("""alteration bypass change control creation destruction detachment dilation division drainage
@@ -127,12 +129,15 @@ class Operations:
         singular = {w[:-1] if w.endswith("s") else w for w in words} | set(words)
         if singular & MATTER_WORDS:
             return "matter"
+        if singular & LUMEN_WORDS:
+            return LUMEN
         if singular & self.devices:
             return "device"
         return "body part"
 
     def read(self, words: list[str], spelt: Mapping[str, str] | None = None) -> Reading | None:
-        """`spelt`: claim abbreviations of the query spelt out ('dev' -> 'device'), so claim text's objects count."""
+        """`spelt`: words of the query spelt out (claim abbreviations, 'dev' -> 'device'; table terms, 'stent' ->
+        'intraluminal device'), so the object they name counts."""
         found = self.find(words)
         if found is None:
             return None
@@ -140,7 +145,9 @@ class Operations:
         if start > 0 and self.names_root(words[0]):
             return None  # in PCS's own terms already: 'Insertion of Infusion Device' names no Introduction
         rest = words[:start] + words[start + length:]
-        obj = self.object_of(rest + [spelt[w] for w in rest if spelt and w in spelt])
+        obj = self.object_of(rest + [t for w in rest if spelt and w in spelt for t in q.tokens(spelt[w])])
+        if obj == LUMEN and not any(r.object == LUMEN for r in rules):
+            obj = "device"  # what is said of any device ('stent removal' is Removal)
         meant = [r for r in rules if r.object in (obj, "any")]
         if not meant:
             return None

@@ -189,8 +189,8 @@ class Understanding:
         """The root operations a procedure query's everyday word means, when no table term already covers it."""
         if self.operations is None or system not in (None, "icd10pcs") or CONDITION_WORDS & set(words):
             return None
-        reading = self.operations.read(words, spelt)
-        if reading is None:
+        named = {words[i]: " ".join(e.expansion for e in entries) for i, (n, entries) in matches.items() if n == 1}
+        if (reading := self.operations.read(words, {**named, **spelt})) is None:  # 'stent': an intraluminal device
             return None
         covered = _covered(matches)
         if covered & set(range(reading.start, reading.start + reading.length)):
