@@ -295,6 +295,23 @@ def test_what_a_query_leaves_unsaid_takes_the_icd10cm_default():
     assert steering.steer_factor("Other Counseling", said("counseling"), "GZ63ZZZ", "icd10pcs")[0] == 1.0
 
 
+def test_a_fracture_not_called_pathological_or_stress_is_coded_as_an_injury():
+    def said(text: str) -> qu.Understood:
+        return qu.Understood(slots=tuple(((w,),) for w in text.split()), any_words=(), dense_text=text, defaults=True)
+
+    injury = "Unspecified fracture of shaft of right tibia, initial encounter for closed fracture"
+    pathological = "Pathological fracture, right tibia, initial encounter for fracture"
+    stress = "Stress fracture, right tibia, initial encounter for fracture"
+    osteoporosis = "Age-related osteoporosis with current pathological fracture, vertebra(e), initial encounter"
+    plain = said("tibia fracture right")
+    assert steering.steer_factor(pathological, plain)[0] < steering.steer_factor(injury, plain)[0]
+    assert steering.steer_factor(stress, plain)[0] < steering.steer_factor(injury, plain)[0]
+    for kind in ("pathologic", "stress", "osteoporotic", "metastatic"):
+        assert steering.default_factor(pathological if kind != "stress" else stress, said(f"{kind} fracture")) == 1.0
+    assert steering.default_factor(osteoporosis, said("osteoporosis vertebra fracture")) == 1.0
+    assert steering.steer_factor(pathological, replace(plain, defaults=False))[0] == 1.0
+
+
 def test_a_term_read_in_both_systems_names_no_procedure(table):
     from service.search.intent import intent_of
     understanding = qu.Understanding(table, None)

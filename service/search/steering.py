@@ -36,6 +36,11 @@ _TITLE_OPEN = re.compile(r"\bopen fracture\b", re.I)
 _OPEN_WORDS = re.compile(r"\b(open|compound)\b")
 _TITLE_NONDISPLACED = re.compile(r"\bnondisplaced\b", re.I)
 _NONDISPLACED_WORDS = re.compile(r"\b(nondisplaced|non-displaced|non displaced|undisplaced)\b")
+# A fracture is coded as an injury unless the record calls it pathological, a stress fracture or one of a disease
+# (the Index's 'Fracture, traumatic' is the main entry; 'Fracture, pathological' a subterm).
+_TITLE_NOT_INJURY = re.compile(r"\b(pathological|stress|fatigue) fracture\b", re.I)
+_NOT_INJURY_WORDS = re.compile(r"\b(path\w*|stress|fatigue|insufficiency|fragility|osteoporo\w*|neoplastic|"
+                               r"metasta\w*|malignan\w*|cancer|tumou?r|disease|march|osteopeni\w*)\b")
 _TITLE_OTHER = re.compile(r"^other\b(?! and unspecified)|\bother specified\b", re.I)
 _OTHER_WORDS = re.compile(r"\b(other|specified)\b")
 OTHER_MAX_WORDS = 3
@@ -76,7 +81,8 @@ def cause_of(cues: set[str]) -> str:
 
 def default_factor(title: str, understood: "Understood", system: str = "") -> float:
     """LATER for a title that departs from ICD-10-CM's default in what the query leaves unsaid (open fracture,
-    nondisplaced fracture, an 'Other ...' code for a query its title fully covers); 1.0 otherwise."""
+    nondisplaced fracture, a pathological or stress fracture, an 'Other ...' code for a query its title fully
+    covers); 1.0 otherwise."""
     said = understood.dense_text.lower()
     factor = 1.0
     if not understood.seventh:  # a named 7th character says open or closed itself
@@ -84,6 +90,8 @@ def default_factor(title: str, understood: "Understood", system: str = "") -> fl
             factor *= LATER
         if _TITLE_NONDISPLACED.search(title) and not _NONDISPLACED_WORDS.search(said):
             factor *= LATER
+    if _TITLE_NOT_INJURY.search(title) and not _NOT_INJURY_WORDS.search(said):
+        factor *= LATER
     # Only a short query (claim text leaves 'other' out: 'Mech compl of permanent sutures' is 'Other mechanical
     # ...'), and only diagnoses: a PCS 'Other ...' title is no sibling of an unspecified code.
     if (not system.endswith("pcs") and _TITLE_OTHER.search(title) and 0 < len(understood.slots) <= OTHER_MAX_WORDS
