@@ -30,6 +30,20 @@ def test_longest_table_term_wins_and_keeps_the_original_words(table):
     assert u.slots[1] == (("left",),)
 
 
+def test_a_two_word_term_said_the_other_way_round_or_apart_is_still_the_term(table):
+    understanding = qu.Understanding(table, None)
+    for text, term in [("attack of the heart", "heart attack"), ("stone in the kidney", "kidney stone"),
+                       ("tubes put in ears", "ear tubes"), ("replacement of the left knee", "knee replacement")]:
+        u = understanding.understand(text, None, ALL)
+        expansions = {e.expansion for e in table[terms.table_key(term.split())]}
+        assert expansions <= {e.expansion for e in u.expansions}, text
+        assert any(alt in [qu._content(e.split()) for e in expansions] for alt in u.slots[0]), text
+    # Words that say more than 'of the' between them keep the two apart: 'stone' and 'kidney' are read alone.
+    apart = understanding.understand("stone found near the kidney", None, ALL)
+    assert not any(e.term == "stone found near the kidney" for e in apart.expansions)
+    assert understanding.understand("attack of the heart", None, ALL - {"expand", "expand_dense"}).expansions == ()
+
+
 def test_a_status_phrase_is_read_whole_before_its_last_word(table):
     # 'on dialysis' is the patient's status (ICD-10-CM Z99.2), where 'dialysis' alone is the procedure.
     understanding = qu.Understanding(table, None)

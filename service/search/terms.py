@@ -104,3 +104,43 @@ def sided(words: list[str], matches: Matches) -> Matches:
             for i in range(len(words) - 1)
             if words[i] in _SIDED and words[i + 1] in ("side", "sides", "sided") and i + 1 not in taken
             and (i not in taken or matches.get(i, (0, ()))[0] == 1)}  # 'both' alone is a table term too
+
+
+# Words that may stand between the two words of a table term said apart: 'tubes put in the ears' (ear tubes),
+# 'replacement of the left knee' (a side is read from every word of the query all the same).
+FILLERS = frozenset("put puts putting placed placing inserted inserting left right bilateral".split())
+MAX_APART = 3  # words between them at most
+
+
+def pair_terms(table: Mapping[tuple[str, ...], tuple[Entry, ...]]) -> dict[tuple[str, str], tuple[Entry, ...]]:
+    """Two-word table terms keyed by both orders of their words: ('ear', 'tube') and ('tube', 'ear')."""
+    found: dict[tuple[str, str], tuple[Entry, ...]] = {}
+    for key, entries in table.items():
+        if len(key) == 2 and key[0] != key[1] and not set(key) & q.STOPWORDS:
+            for k in (key, key[::-1]):
+                found[k] = found.get(k, ()) + entries
+    return found
+
+
+def scattered(words: list[str], matches: Matches, pairs: Mapping[tuple[str, str], tuple[Entry, ...]],
+              system: str | None) -> Matches:
+    """Two-word table terms the query says the other way round or apart, with only function words (or 'put',
+    'placed') between: 'stone in the kidney' is a kidney stone, 'pain in the back' back pain. The pair takes the
+    place of single-word terms at its two ends; the words between are read as part of it."""
+    out = dict(matches)
+    free = set(range(len(words))) - {j for i, (n, _e) in matches.items() if n > 1 for j in range(i, i + n)}
+    i = 0
+    while i < len(words):
+        for j in range(i + 1, min(len(words), i + MAX_APART + 2)):
+            if j not in free or (j > i + 1 and words[j - 1] not in q.STOPWORDS | FILLERS):
+                break
+            held = pairs.get((singular(words[i]), singular(words[j])), ())
+            entries = tuple(e for e in held if not system or not e.system or e.system == system)
+            if i in free and entries:  # side by side in the table's order, the plain lookup has it already
+                for k in range(i, j + 1):
+                    out.pop(k, None)
+                out[i] = (j - i + 1, entries)
+                i = j
+                break
+        i += 1
+    return out

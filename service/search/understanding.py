@@ -13,7 +13,7 @@ from service.search.morphology import Morphology
 from service.search.operations import Operations, Reading, not_doing, word_form
 from service.search.spelling import Speller
 from service.search.steering import cause_of, encounter_of, history_of
-from service.search.terms import Entry, Matches, inflected, joined_compounds, sided, table_key
+from service.search.terms import Entry, Matches, inflected, joined_compounds, pair_terms, scattered, sided, table_key
 from service.search.terms import covered as _covered
 
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
@@ -83,7 +83,7 @@ class Understanding:
         self.parts = {k[len(PART):]: v for k, v in found.items() if k.startswith(PART)}
         self.official = official
         self.longest = max((len(k) for k in table), default=0)
-        self.inflected = inflected(table, word_form)
+        self.inflected, self.pairs = inflected(table, word_form), pair_terms(table)
 
     def understand(self, text: str, system: str | None, features: frozenset[str],
                    partial_last: bool = False) -> Understood:
@@ -106,7 +106,8 @@ class Understanding:
         if seventh:
             words = [w for w in words if not _SEVENTH.match(w)]
             text = re.sub(r"\b7th[A-Za-z0-9]\b", " ", text)
-        matches = self._expansions(words, system) if {"expand", "expand_dense"} & features else {}
+        matches = scattered(words, self._expansions(words, system), self.pairs, system) \
+            if {"expand", "expand_dense"} & features else {}
         if "claim_parts" in features and self.parts and "," in text:
             matches = self._claim_parts(text, words, matches)
         if "compounds" in features:
@@ -229,9 +230,8 @@ class Understanding:
             if spelt and n and words[start:start + n] == said:
                 found[start] = (n, (Entry(part.strip(), spelt, ""),))
             start += n
-        if not found:
+        if not (taken := _covered(found)):
             return matches
-        taken = _covered(found)
         kept = {i: m for i, m in matches.items() if not taken & set(range(i, i + m[0]))}
         return dict(sorted({**kept, **found}.items()))
 
