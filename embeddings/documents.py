@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from embeddings.abbreviations import spell_slashes
+from embeddings.classifiable import covered_titles
 from embeddings.codesets.content import ContentEntry
 from embeddings.codesets.pcs_axes import APPROACH_PLAIN_WORDS
 from embeddings.crossrefs import Mention, held_forms, mentions
@@ -45,8 +46,10 @@ def build_documents(codes: Iterable[Code], titles: Mapping[tuple[str, str], str]
     named = {key: [m.text for m in items] for key, items in found.items()}
     own = {(c.system, c.code): synonyms(c, held_out.get((c.system, c.code), frozenset()))
            + named.get((c.system, c.code), []) for c in codes if c.kind in INHERITING_KINDS}
+    covers = covered_titles(codes, held_out)
     return [build_document(c, titles, held_out.get((c.system, c.code), frozenset()), content.get((c.system, c.code)),
-                           inherited(c, own), named.get((c.system, c.code), [])) for c in codes]
+                           inherited(c, own), named.get((c.system, c.code), []), covers.get((c.system, c.code)))
+            for c in codes]
 
 
 def inherited(code: Code, own: Mapping[tuple[str, str], list[str]]) -> list[str]:
@@ -92,8 +95,9 @@ def procedure_sentence(code: Code) -> str:
 
 def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: frozenset[str] = frozenset(),
                    content: ContentEntry | None = None, from_ancestors: list[str] | None = None,
-                   named: list[str] | None = None) -> Document:
-    """`named`: phrases other codes' notes use for this code; searchable words, not embedded."""
+                   named: list[str] | None = None, covers: list[str] | None = None) -> Document:
+    """`named`: phrases other codes' notes use for this code; `covers`: titles of the categories its 'classifiable
+    to' notes point at (Z80.0's C15-C26 name the colon); both searchable words, not embedded."""
     path = hierarchy_path(code, titles)
     terms = synonyms(code, dropped)
     parts = [code.title]
@@ -108,7 +112,7 @@ def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: f
     if content and content.section("Summary"):
         parts.append(content.section("Summary")[:MAX_DESCRIPTION_EMBEDDED])
     embed_text = ". ".join(p.rstrip(".") for p in parts if p) + "."
-    context = list(path) + [a.label for a in code.axes if a.label] + list(from_ancestors or ())
+    context = list(path) + [a.label for a in code.axes if a.label] + list(from_ancestors or ()) + list(covers or ())
     if code.system == "icd10pcs":
         approach = next((a.label for a in code.axes if a.name == "Approach"), "")
         context.append(APPROACH_PLAIN_WORDS.get(approach, ""))
