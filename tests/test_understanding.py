@@ -324,6 +324,10 @@ def test_a_fracture_not_called_pathological_or_stress_is_coded_as_an_injury():
         assert steering.default_factor(pathological if kind != "stress" else stress, said(f"{kind} fracture")) == 1.0
     assert steering.default_factor(osteoporosis, said("osteoporosis vertebra fracture")) == 1.0
     assert steering.steer_factor(pathological, replace(plain, defaults=False))[0] == 1.0
+    # A condition is current unless the query calls it history.
+    history = "Personal history of malignant neoplasm of larynx"
+    assert steering.default_factor(history, said("malignant neoplasm larynx")) < 1.0
+    assert steering.default_factor(history, replace(said("history of larynx cancer"), history="personal")) == 1.0
 
 
 def test_a_term_read_in_both_systems_names_no_procedure(table):

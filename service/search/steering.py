@@ -81,8 +81,8 @@ def cause_of(cues: set[str]) -> str:
 
 def default_factor(title: str, understood: "Understood", system: str = "") -> float:
     """LATER for a title that departs from ICD-10-CM's default in what the query leaves unsaid (open fracture,
-    nondisplaced fracture, a pathological or stress fracture, an 'Other ...' code for a query its title fully
-    covers); 1.0 otherwise."""
+    nondisplaced fracture, a pathological or stress fracture, a history code, an 'Other ...' code for a query its
+    title fully covers); 1.0 otherwise."""
     said = understood.dense_text.lower()
     factor = 1.0
     if not understood.seventh:  # a named 7th character says open or closed itself
@@ -91,6 +91,8 @@ def default_factor(title: str, understood: "Understood", system: str = "") -> fl
         if _TITLE_NONDISPLACED.search(title) and not _NONDISPLACED_WORDS.search(said):
             factor *= LATER
     if _TITLE_NOT_INJURY.search(title) and not _NOT_INJURY_WORDS.search(said):
+        factor *= LATER
+    if not understood.history and _TITLE_HISTORY.search(title):  # a condition is current unless called history
         factor *= LATER
     # Only a short query (claim text leaves 'other' out: 'Mech compl of permanent sutures' is 'Other mechanical
     # ...'), and only diagnoses: a PCS 'Other ...' title is no sibling of an unspecified code.
