@@ -22,7 +22,8 @@ _PHRASES = ((re.compile(r"\bvia (natural or artificial )?opening with percutaneo
             (re.compile(r"\bvia (natural or artificial )?opening endoscopic\b"), NATURAL_OPENING_ENDOSCOPIC),
             (re.compile(r"\bvia (natural or artificial )?opening\b"), NATURAL_OPENING),
             (re.compile(r"\bpercutaneous endoscopic\b"), PERCUTANEOUS_ENDOSCOPIC),
-            (re.compile(r"\bclosed reduction\b"), EXTERNAL))  # set without an incision
+            (re.compile(r"\bclosed reduction\b"), EXTERNAL),  # set without an incision
+            (re.compile(r"\b(shock ?wave|extracorporeal|eswl)\b"), EXTERNAL))  # stones broken from outside the body
 # From the PCS definitions of each approach: what the words of a query say about how the site is reached.
 # Endoscopy through a body opening ('bronchoscopy', 'cystoscopy') is 'Via Natural or Artificial Opening
 # Endoscopic'; through a small incision into a cavity or joint ('laparoscopic', 'arthroscopic') 'Percutaneous
