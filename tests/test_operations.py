@@ -46,6 +46,16 @@ def test_a_stent_put_in_is_a_dilation_with_a_device_and_a_stent_taken_out_a_remo
     assert operations.read(["placement", "of", "drainage", "device"]).operations == ("Insertion",)
 
 
+def test_a_device_put_in_by_the_table_terms_own_operation_is_that_operation():
+    operations = ops.Operations(ops.load_rules(), ops.device_words(REMOVALS), frozenset({"drain", "inser", "dilat"}))
+    reading = operations.read(["foley", "catheter", "placement"], {"foley": "drainage bladder drainage device"})
+    assert reading.operations == ("Insertion",)
+    assert ops.with_device(reading, ["drainage bladder drainage device"], operations).operations == ("Drainage",)
+    # A table term naming no device, or naming Insertion itself, leaves the reading as it is.
+    assert ops.with_device(reading, ["drainage bladder"], operations) == reading
+    assert ops.with_device(reading, ["insertion pacemaker chest"], operations) == reading
+
+
 def test_a_scope_or_camera_yields_to_the_operation_done_through_it(operations):
     # Named alone, a scope or camera is a look inside; with a doing word it is the way in, and the word the operation.
     assert operations.read(["camera", "into", "the", "bladder"]).operations == ("Inspection",)

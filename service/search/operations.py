@@ -156,6 +156,17 @@ class Operations:
         return Reading(start, length, operations, others)
 
 
+def with_device(reading: Reading, expansions: Iterable[str], operations: "Operations") -> Reading:
+    """Putting in a device the query's table term already places by another root operation is that operation:
+    'foley catheter placement' is Drainage of the bladder with a drainage device, not an Insertion."""
+    if reading.operations[:1] != ("Insertion",):
+        return reading
+    named = [e.split()[0].capitalize() for e in expansions
+             if "device" in e.split() and operations.names_root(e.split()[0]) and not e.startswith("insertion")]
+    return Reading(reading.start, reading.length, tuple(dict.fromkeys(named)), reading.not_operations) \
+        if named else reading
+
+
 def not_doing(reading: Reading | None, cues: set[str], features: Iterable[str] = ("operations",)) -> tuple[str, ...]:
     """The root operations a query rules out: those of its everyday operation word's other senses, and Inspection
     when it names a scope and something done through it ('colonoscopy with biopsy' is coded as the biopsy, an

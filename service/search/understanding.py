@@ -10,7 +10,7 @@ from service.search import query as q
 from service.search.approach import read_approach
 from service.search.intent import CONDITION_WORDS, PROCEDURE_SUFFIXES, PROCEDURE_WORDS, intent_of
 from service.search.morphology import Morphology
-from service.search.operations import Operations, Reading, not_doing, word_form
+from service.search.operations import Operations, Reading, not_doing, with_device, word_form
 from service.search.spelling import Speller
 from service.search.steering import cause_of, encounter_of, history_of
 from service.search.terms import Entry, Matches, inflected, joined_compounds, pair_terms, scattered, sided, table_key
@@ -193,8 +193,8 @@ class Understanding:
         named = {words[i]: " ".join(e.expansion for e in entries) for i, (n, entries) in matches.items() if n == 1}
         if (reading := self.operations.read(words, {**named, **spelt})) is None:  # 'stent': an intraluminal device
             return None
-        covered = _covered(matches)
-        if covered & set(range(reading.start, reading.start + reading.length)):
+        reading = with_device(reading, [e.expansion for _n, entries in matches.values() for e in entries], self.operations)
+        if _covered(matches) & set(range(reading.start, reading.start + reading.length)):
             # A table term ('gallbladder removal') already says what to search for; the reading still steers.
             reading = Reading(-1, 0, reading.operations, reading.not_operations)
         other_signal = any(w in PROCEDURE_WORDS or w.endswith(PROCEDURE_SUFFIXES) for w in words)
