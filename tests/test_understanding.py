@@ -44,6 +44,14 @@ def test_a_two_word_term_said_the_other_way_round_or_apart_is_still_the_term(tab
     assert understanding.understand("attack of the heart", None, ALL - {"expand", "expand_dense"}).expansions == ()
 
 
+def test_a_compound_official_text_writes_as_one_word_outranks_a_one_word_term_inside_it(table):
+    understanding = qu.Understanding(table, None, official=lambda w: w in {"heatstroke", "gallbladder"})
+    heat = understanding.understand("heat stroke", None, ALL)
+    assert heat.slots == ((("heat", "stroke"), ("heatstroke",)),)  # not the table's 'stroke' (cerebral infarction)
+    ache = qu.Understanding(table, None).understand("ear ache left", None, ALL)  # the table's 'earache'
+    assert any(alt == ("otalgia",) for alt in ache.slots[0]) and ache.slots[1] == (("left",),)
+
+
 def test_a_status_phrase_is_read_whole_before_its_last_word(table):
     # 'on dialysis' is the patient's status (ICD-10-CM Z99.2), where 'dialysis' alone is the procedure.
     understanding = qu.Understanding(table, None)
@@ -324,6 +332,11 @@ def test_a_fracture_not_called_pathological_or_stress_is_coded_as_an_injury():
         assert steering.default_factor(pathological if kind != "stress" else stress, said(f"{kind} fracture")) == 1.0
     assert steering.default_factor(osteoporosis, said("osteoporosis vertebra fracture")) == 1.0
     assert steering.steer_factor(pathological, replace(plain, defaults=False))[0] == 1.0
+    # Pregnancy and the newborn only when the query says so.
+    pregnancy = "Infections of kidney in pregnancy, unspecified trimester"
+    assert steering.default_factor(pregnancy, said("kidney infection")) < 1.0
+    assert steering.default_factor(pregnancy, said("kidney infection while pregnant")) == 1.0
+    assert steering.default_factor("Neonatal jaundice, unspecified", said("jaundice in a newborn baby")) == 1.0
     # A condition is current unless the query calls it history.
     history = "Personal history of malignant neoplasm of larynx"
     assert steering.default_factor(history, said("malignant neoplasm larynx")) < 1.0

@@ -41,6 +41,12 @@ _NONDISPLACED_WORDS = re.compile(r"\b(nondisplaced|non-displaced|non displaced|u
 _TITLE_NOT_INJURY = re.compile(r"\b(pathological|stress|fatigue) fracture\b", re.I)
 _NOT_INJURY_WORDS = re.compile(r"\b(path\w*|stress|fatigue|insufficiency|fragility|osteoporo\w*|neoplastic|"
                                r"metasta\w*|malignan\w*|cancer|tumou?r|disease|march|osteopeni\w*)\b")
+# A condition is classified to pregnancy (chapter 15) or the newborn (chapter 16) only when the record says so.
+_TITLE_MATERNAL = re.compile(r"\b(pregnancy|childbirth|puerperium|delivery|trimester|postpartum|obstetric|newborn|"
+                             r"neonatal|perinatal|fetus)\b", re.I)
+_MATERNAL_WORDS = re.compile(r"\b(pregnan\w*|gestation\w*|trimester|obstetric\w*|antepartum|postpartum|puerper\w*|"
+                             r"deliver\w*|childbirth|labou?r|prenatal|maternal|newborns?|neonat\w*|perinatal|bab(y|ies)|"
+                             r"infants?|fetus|fetal|birth|premature|preemie)\b")
 _TITLE_OTHER = re.compile(r"^other\b(?! and unspecified)|\bother specified\b", re.I)
 _OTHER_WORDS = re.compile(r"\b(other|specified)\b")
 OTHER_MAX_WORDS = 3
@@ -81,8 +87,8 @@ def cause_of(cues: set[str]) -> str:
 
 def default_factor(title: str, understood: "Understood", system: str = "") -> float:
     """LATER for a title that departs from ICD-10-CM's default in what the query leaves unsaid (open fracture,
-    nondisplaced fracture, a pathological or stress fracture, a history code, an 'Other ...' code for a query its
-    title fully covers); 1.0 otherwise."""
+    nondisplaced fracture, a pathological or stress fracture, a history code, one of pregnancy or the newborn, an
+    'Other ...' code for a query its title fully covers); 1.0 otherwise."""
     said = understood.dense_text.lower()
     factor = 1.0
     if not understood.seventh:  # a named 7th character says open or closed itself
@@ -93,6 +99,8 @@ def default_factor(title: str, understood: "Understood", system: str = "") -> fl
     if _TITLE_NOT_INJURY.search(title) and not _NOT_INJURY_WORDS.search(said):
         factor *= LATER
     if not understood.history and _TITLE_HISTORY.search(title):  # a condition is current unless called history
+        factor *= LATER
+    if _TITLE_MATERNAL.search(title) and not _MATERNAL_WORDS.search(said):
         factor *= LATER
     # Only a short query (claim text leaves 'other' out: 'Mech compl of permanent sutures' is 'Other mechanical
     # ...'), and only diagnoses: a PCS 'Other ...' title is no sibling of an unspecified code.

@@ -76,21 +76,26 @@ def covered(matches: Matches) -> set[int]:
     return {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
 
 
-def joined_compounds(words: list[str], matches: Matches, official: Callable[[str], bool]) -> Matches:
-    """Two query words that official text writes as one ('gall bladder' -> gallbladder, 'heart burn' ->
-    heartburn), as table-like matches, where no table term already covers either word."""
-    taken = covered(matches)
-    found: Matches = {}
+def joined_compounds(words: list[str], matches: Matches, official: Callable[[str], bool],
+                     table: Mapping[tuple[str, ...], tuple[Entry, ...]] | None = None) -> Matches:
+    """The matches with two query words that official text writes as one ('gall bladder' -> gallbladder, 'heart
+    burn' -> heartburn) as table-like matches, where no table term of two or more words covers either word: the
+    compound says more than a one-word term inside it ('heat stroke' is heatstroke, not a stroke). A compound
+    that is itself a table term takes its entries ('ear ache' is an earache: otalgia)."""
+    taken = {j for i, (n, _e) in matches.items() if n > 1 for j in range(i, i + n)}
+    out = dict(matches)
     for i in range(len(words) - 1):
         a, b = words[i], words[i + 1]
         if {i, i + 1} & taken or not (a.isalpha() and b.isalpha()) or min(len(a), len(b)) < 3:
             continue
         if a in q.STOPWORDS or b in q.STOPWORDS:
             continue
-        if official(a + b):
-            found[i] = (2, (Entry(f"{a} {b}", a + b, ""),))
+        entries = (table or {}).get((a + b,)) or ((Entry(f"{a} {b}", a + b, ""),) if official(a + b) else ())
+        if entries:
+            out.pop(i + 1, None)
+            out[i] = (2, entries)
             taken |= {i, i + 1}
-    return found
+    return out
 
 
 _SIDED = {"left": "left", "right": "right", "both": "bilateral", "bilateral": "bilateral"}

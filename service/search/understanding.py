@@ -111,7 +111,7 @@ class Understanding:
         if "claim_parts" in features and self.parts and "," in text:
             matches = self._claim_parts(text, words, matches)
         if "compounds" in features:
-            matches.update(joined_compounds(words, matches, self.official))
+            matches = joined_compounds(words, matches, self.official, self.table)
         if "laterality" in features:
             matches.update(sided(words, matches))
         if partial_last and {"expand", "expand_dense"} & features:
