@@ -56,6 +56,15 @@ def test_a_device_put_in_by_the_table_terms_own_operation_is_that_operation():
     assert ops.with_device(reading, ["insertion pacemaker chest"], operations) == reading
 
 
+def test_a_table_term_covering_the_operation_word_says_which_root_operation_it_is():
+    operations = ops.Operations(ops.load_rules(), ops.device_words(REMOVALS), frozenset({"extra", "resec"}))
+    reading = operations.read(["wisdom", "teeth", "removal"])
+    assert reading.operations == ("Resection", "Excision")
+    steer = ops.by_table(reading, ["extraction tooth"], operations)
+    assert steer.start == -1 and steer.operations == ("Extraction",)  # steers only: the term is searched
+    assert ops.by_table(reading, ["tooth"], operations).operations == ("Resection", "Excision")
+
+
 def test_a_scope_or_camera_yields_to_the_operation_done_through_it(operations):
     # Named alone, a scope or camera is a look inside; with a doing word it is the way in, and the word the operation.
     assert operations.read(["camera", "into", "the", "bladder"]).operations == ("Inspection",)

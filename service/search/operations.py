@@ -167,6 +167,13 @@ def with_device(reading: Reading, expansions: Iterable[str], operations: "Operat
         if named else reading
 
 
+def by_table(reading: Reading, covering: Iterable[str], operations: "Operations") -> Reading:
+    """The reading of an operation word inside a table term, which then only steers: toward the root operation the
+    term's expansion names when it names one ('wisdom teeth removal' is an Extraction, not an Excision)."""
+    named = tuple(dict.fromkeys(e.split()[0].capitalize() for e in covering if operations.names_root(e.split()[0])))
+    return Reading(-1, 0, named or reading.operations, reading.not_operations)
+
+
 def not_doing(reading: Reading | None, cues: set[str], features: Iterable[str] = ("operations",)) -> tuple[str, ...]:
     """The root operations a query rules out: those of its everyday operation word's other senses, and Inspection
     when it names a scope and something done through it ('colonoscopy with biopsy' is coded as the biopsy, an

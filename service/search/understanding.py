@@ -10,7 +10,7 @@ from service.search import query as q
 from service.search.approach import read_approach
 from service.search.intent import CONDITION_WORDS, PROCEDURE_SUFFIXES, PROCEDURE_WORDS, intent_of
 from service.search.morphology import Morphology
-from service.search.operations import Operations, Reading, not_doing, with_device, word_form
+from service.search.operations import Operations, Reading, by_table, not_doing, with_device, word_form
 from service.search.spelling import Speller
 from service.search.steering import cause_of, encounter_of, history_of
 from service.search.terms import Entry, Matches, inflected, joined_compounds, pair_terms, scattered, sided, table_key
@@ -194,9 +194,9 @@ class Understanding:
         if (reading := self.operations.read(words, {**named, **spelt})) is None:  # 'stent': an intraluminal device
             return None
         reading = with_device(reading, [e.expansion for _n, entries in matches.values() for e in entries], self.operations)
-        if _covered(matches) & set(range(reading.start, reading.start + reading.length)):
-            # A table term ('gallbladder removal') already says what to search for; the reading still steers.
-            reading = Reading(-1, 0, reading.operations, reading.not_operations)
+        if covering := [e.expansion for i, (n, entries) in matches.items() for e in entries
+                        if i < reading.start + reading.length and reading.start < i + n]:
+            reading = by_table(reading, covering, self.operations)  # the term says what to search for
         other_signal = any(w in PROCEDURE_WORDS or w.endswith(PROCEDURE_SUFFIXES) for w in words)
         if system != "icd10pcs" and not other_signal and len(words) < 2:
             return None
