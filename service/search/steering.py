@@ -43,7 +43,7 @@ _NOT_INJURY_WORDS = re.compile(r"\b(path\w*|stress|fatigue|insufficiency|fragili
                                r"metasta\w*|malignan\w*|cancer|tumou?r|disease|march|osteopeni\w*)\b")
 # A condition is classified to pregnancy (chapter 15) or the newborn (chapter 16) only when the record says so.
 _TITLE_MATERNAL = re.compile(r"\b(pregnancy|childbirth|puerperium|delivery|trimester|postpartum|obstetric|newborn|"
-                             r"neonatal|perinatal|fetus)\b", re.I)
+                             r"neonatal|perinatal|fetus|birth)\b", re.I)
 _MATERNAL_WORDS = re.compile(r"\b(pregnan\w*|gestation\w*|trimester|obstetric\w*|antepartum|postpartum|puerper\w*|"
                              r"deliver\w*|childbirth|labou?r|prenatal|maternal|newborns?|neonat\w*|perinatal|bab(y|ies)|"
                              r"infants?|fetus|fetal|birth|premature|preemie)\b")
