@@ -141,7 +141,7 @@ def scattered(words: list[str], matches: Matches, pairs: Mapping[tuple[str, str]
                 break
             held = pairs.get((singular(words[i]), singular(words[j])), ())
             entries = tuple(e for e in held if not system or not e.system or e.system == system)
-            if i in free and entries:  # side by side in the table's order, the plain lookup has it already
+            if i in free and entries:  # (side by side in the table's order, the plain lookup found it first)
                 for k in range(i, j + 1):
                     out.pop(k, None)
                 out[i] = (j - i + 1, entries)
