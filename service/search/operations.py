@@ -161,8 +161,8 @@ def with_device(reading: Reading, expansions: Iterable[str], operations: "Operat
     'foley catheter placement' is Drainage of the bladder with a drainage device, not an Insertion."""
     if reading.operations[:1] != ("Insertion",):
         return reading
-    named = [_first(e).capitalize() for e in expansions
-             if "device" in e.split() and operations.names_root(_first(e)) and not e.startswith("insertion")]
+    named = [root for e in expansions
+             if "device" in e.split() and not e.startswith("insertion") and (root := _root_named(e, operations))]
     return Reading(reading.start, reading.length, tuple(dict.fromkeys(named)), reading.not_operations) \
         if named else reading
 
@@ -170,12 +170,14 @@ def with_device(reading: Reading, expansions: Iterable[str], operations: "Operat
 def by_table(reading: Reading, covering: Iterable[str], operations: "Operations") -> Reading:
     """The reading of an operation word inside a table term, which then only steers: toward the root operation the
     term's expansion names when it names one ('wisdom teeth removal' is an Extraction, not an Excision)."""
-    named = tuple(dict.fromkeys(_first(e).capitalize() for e in covering if operations.names_root(_first(e))))
+    named = tuple(dict.fromkeys(root for e in covering if (root := _root_named(e, operations))))
     return Reading(-1, 0, named or reading.operations, reading.not_operations)
 
 
-def _first(text: str) -> str:
-    return (text.split() or [""])[0]
+def _root_named(expansion: str, operations: "Operations") -> str:
+    """The root operation a table expansion begins with, as titles write it ('Extraction'), or ''."""
+    first = (expansion.split() or [""])[0]
+    return first.capitalize() if operations.names_root(first) else ""
 
 
 def not_doing(reading: Reading | None, cues: set[str], features: Iterable[str] = ("operations",)) -> tuple[str, ...]:

@@ -71,9 +71,14 @@ def inflected(table: Mapping[tuple[str, ...], tuple[Entry, ...]],
     return found
 
 
-def covered(matches: Matches) -> set[int]:
-    """Word positions a table term already accounts for."""
-    return {j for i, (n, _e) in matches.items() for j in range(i, i + n)}
+def covered(matches: Matches, min_words: int = 1) -> set[int]:
+    """Word positions a table term (of at least `min_words` words) already accounts for."""
+    return {j for i, (n, _e) in matches.items() if n >= min_words for j in range(i, i + n)}
+
+
+def for_system(entries: Iterable[Entry], system: str | None) -> tuple[Entry, ...]:
+    """The entries that apply to a search of `system` (all of them when no system is asked for)."""
+    return tuple(e for e in entries if not system or not e.system or e.system == system)
 
 
 def joined_compounds(words: list[str], matches: Matches, official: Callable[[str], bool],
@@ -82,7 +87,7 @@ def joined_compounds(words: list[str], matches: Matches, official: Callable[[str
     burn' -> heartburn) as table-like matches, where no table term of two or more words covers either word: the
     compound says more than a one-word term inside it ('heat stroke' is heatstroke, not a stroke). A compound
     that is itself a table term takes its entries ('ear ache' is an earache: otalgia)."""
-    taken = {j for i, (n, _e) in matches.items() if n > 1 for j in range(i, i + n)}
+    taken = covered(matches, 2)
     out = dict(matches)
     for i in range(len(words) - 1):
         a, b = words[i], words[i + 1]
@@ -115,6 +120,7 @@ def sided(words: list[str], matches: Matches) -> Matches:
 # 'replacement of the left knee' (a side is read from every word of the query all the same).
 FILLERS = frozenset("put puts putting placed placing inserted inserting left right bilateral".split())
 MAX_APART = 3  # words between them at most
+_BETWEEN = q.STOPWORDS | FILLERS
 
 
 def pair_terms(table: Mapping[tuple[str, ...], tuple[Entry, ...]]) -> dict[tuple[str, str], tuple[Entry, ...]]:
@@ -133,14 +139,13 @@ def scattered(words: list[str], matches: Matches, pairs: Mapping[tuple[str, str]
     'placed') between: 'stone in the kidney' is a kidney stone, 'pain in the back' back pain. The pair takes the
     place of single-word terms at its two ends; the words between are read as part of it."""
     out = dict(matches)
-    free = set(range(len(words))) - {j for i, (n, _e) in matches.items() if n > 1 for j in range(i, i + n)}
+    free = set(range(len(words))) - covered(matches, 2)
     i = 0
     while i < len(words):
         for j in range(i + 1, min(len(words), i + MAX_APART + 2)):
-            if j not in free or (j > i + 1 and words[j - 1] not in q.STOPWORDS | FILLERS):
+            if j not in free or (j > i + 1 and words[j - 1] not in _BETWEEN):
                 break
-            held = pairs.get((singular(words[i]), singular(words[j])), ())
-            entries = tuple(e for e in held if not system or not e.system or e.system == system)
+            entries = for_system(pairs.get((singular(words[i]), singular(words[j])), ()), system)
             if i in free and entries:  # (side by side in the table's order, the plain lookup found it first)
                 for k in range(i, j + 1):
                     out.pop(k, None)

@@ -13,7 +13,7 @@ from service.search.morphology import Morphology
 from service.search.operations import Operations, Reading, by_table, not_doing, with_device, word_form
 from service.search.spelling import Speller
 from service.search.steering import cause_of, encounter_of, history_of
-from service.search.terms import Entry, Matches, inflected, joined_compounds, pair_terms, scattered, sided, table_key
+from service.search.terms import Entry, Matches, for_system, inflected, joined_compounds, pair_terms, scattered, sided, table_key
 from service.search.terms import covered as _covered
 
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
@@ -209,7 +209,7 @@ class Understanding:
             for n in range(min(self.longest, len(words) - i), 0, -1):
                 said = words[i:i + n]
                 held = self.table.get(table_key(said)) or self.inflected.get(tuple(word_form(w) for w in said), ())
-                entries = tuple(e for e in held if not system or not e.system or e.system == system)
+                entries = for_system(held, system)
                 if entries:
                     found[i] = (n, entries)
                     i += n
@@ -248,7 +248,7 @@ class Understanding:
             if (start < 0 or not key[-1].startswith(words[last]) or table_key(words[start:last]) != key[:-1]
                     or covered & set(range(start, last))):
                 continue
-            entries = tuple(e for e in entries if not system or not e.system or e.system == system)
+            entries = for_system(entries, system)
             rank = (-len(key), len(key[-1]), key)
             if entries and (best is None or rank < best[0]):
                 best = (rank, start, len(key), entries)
