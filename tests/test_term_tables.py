@@ -49,3 +49,18 @@ def test_every_expansion_is_found_whole_in_some_official_text(postings):
 def test_the_check_finds_an_expansion_that_joins_two_alternatives(postings):
     assert matches(["tachycardia"], postings["icd10cm"]) and matches(["palpitations"], postings["icd10cm"])
     assert not matches(["tachycardia", "palpitations"], postings["icd10cm"])
+
+
+def test_two_spellings_of_one_term_keep_one_copy_of_their_expansion(tmp_path):
+    from service.search.terms import load_table
+    path = tmp_path / "table.tsv"
+    path.write_text("term\texpansion\tsystem\nkidney stone\tcalculus of kidney\ticd10cm\n"
+                    "kidney stones\tcalculus of kidney\ticd10cm\nkidney stones\tnephrolithiasis\tany\n")
+    entries = load_table(path)[("kidney", "stone")]
+    assert [(e.expansion, e.system) for e in entries] == [("calculus of kidney", "icd10cm"), ("nephrolithiasis", "")]
+
+
+def test_the_packaged_table_has_no_row_twice():
+    with open(TABLE, newline="", encoding="utf-8") as fh:
+        rows = [(r["term"], r["expansion"], r["system"]) for r in csv.DictReader(fh, delimiter="\t")]
+    assert len(rows) == len(set(rows))

@@ -55,7 +55,10 @@ def load_table(path: Path = TABLE) -> dict[tuple[str, ...], tuple[Entry, ...]]:
             key = table_key(q.tokens(row["term"]))
             if key and row["expansion"].strip():
                 system = "" if row["system"] in ("any", "") else row["system"]
-                table.setdefault(key, []).append(Entry(row["term"], row["expansion"].strip(), system))
+                entries = table.setdefault(key, [])
+                # Two spellings of one term ('kidney stone', 'kidney stones') keep one copy of what they expand to.
+                if all((e.expansion, e.system) != (row["expansion"].strip(), system) for e in entries):
+                    entries.append(Entry(row["term"], row["expansion"].strip(), system))
     return {k: tuple(v) for k, v in table.items()}
 
 
