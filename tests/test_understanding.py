@@ -112,6 +112,18 @@ def test_speller_leaves_known_short_protected_and_far_words_alone(speller, word)
     assert speller.correct(word) is None
 
 
+def test_a_word_the_stemmer_joins_only_to_a_far_rarer_word_is_still_a_typo():
+    # 'migrane' stems as 'migrans' does (11 documents); 'migraine', one edit away, matches hundreds. 'fractured'
+    # matches what 'fracture' matches: a form of it, left alone.
+    documents = {"migrane": 11, "migraine": 300, "fractured": 900, "fracture": 900}
+    speller = spelling.Speller({"migraine": 163, "migrans": 5, "fracture": 90}, is_known=documents.__contains__,
+                               documents=lambda w, cap: min(documents.get(w, 0), cap))
+    assert speller.correct("migrane") == "migraine"
+    assert speller.correct("fractured") is None
+    rare = spelling.Speller({"migraine": 163}, is_known=lambda w: True, documents=lambda w, cap: min(11, cap))
+    assert rare.correct("migrane") is None  # the nearer word matches no more documents than this one
+
+
 def test_did_you_mean_replaces_only_the_corrected_words(table, speller):
     u = qu.Understanding(table, speller).understand("Pnuemonia of the left lung", None, ALL)
     assert u.did_you_mean == "pneumonia of the left lung"

@@ -52,6 +52,12 @@ class LexicalReads:
                f"({','.join('?' * len(self.scope))}) LIMIT 1")
         return self._catalogue.one(sql, (expression, *self.scope)) is not None
 
+    def lexical_count(self, expression: str, cap: int) -> int:
+        """Documents (of every system) matching the FTS5 expression, counted up to `cap`."""
+        found = self._catalogue.one("SELECT count(*) FROM (SELECT 1 FROM lexical WHERE lexical MATCH ? LIMIT ?)",
+                                    (expression, cap))
+        return int(found[0]) if found else 0
+
     def lexical_texts(self, ids: Sequence[int], columns: Sequence[str] = LEXICAL_COLUMNS) -> dict[int, str]:
         """The lexical columns of the rows (all of them unless named), joined: what a lexical match could match."""
         if not ids:

@@ -72,7 +72,8 @@ class SearchEngine:
         self.vocabulary = store.vocabulary()
         table = terms.load_table()
         protected = {w for k in table for w in k} | (encoder.vocabulary() if encoder is not None else set())
-        speller = spelling.Speller(self.vocabulary, self._known_word, protected)
+        speller = spelling.Speller(self.vocabulary, self._known_word, protected,
+                                   lambda word, cap: store.lexical_count(q.fts_phrase(word), cap))
         operations = ops.Operations(ops.load_rules(), ops.device_words(store.titles_starting("icd10pcs", "Removal of ")),
                                     ops.root_words(store.first_title_words("icd10pcs")))
         self.understanding = qu.Understanding(table, speller, store.abbreviations(), self._official_word, operations,

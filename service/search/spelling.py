@@ -8,14 +8,19 @@ from rapidfuzz.distance import OSA
 
 from service.search import query as q
 
+# A word known only through the stemmer ('migrane' stems as 'migrans' does) is still read as a typo of a word one
+# edit away whose documents are this many times as many ('migraine'); forms of one word match the same documents.
+STEM_TYPO_RATIO = 10
+
 
 class Speller:
     """Corrects words the index does not know to the nearest vocabulary word (OSA edit distance, then frequency)."""
 
     def __init__(self, vocabulary: Mapping[str, int], is_known: Callable[[str], bool] = lambda _w: False,
-                 protected: Iterable[str] = ()):
+                 protected: Iterable[str] = (), documents: Callable[[str, int], int] | None = None):
         self.freq = dict(vocabulary)
         self.is_known = is_known
+        self.documents = documents  # (word, cap) -> documents the word matches after stemming, up to cap
         self.protected = frozenset(protected)
         self._by_length: dict[int, list[str]] = {}
         for word in self.freq:
@@ -39,13 +44,25 @@ class Speller:
         return found
 
     def _correct(self, word: str) -> str | None:
-        if len(word) < 4 or not word.isalpha() or word in q.STOPWORDS or self.knows(word):
+        if len(word) < 4 or not word.isalpha() or word in q.STOPWORDS or word in self.freq or word in self.protected:
             return None
-        limit = self.max_distance(word)
+        if self.is_known(word):
+            return self._stem_typo(word)
+        best = self._nearest(word, self.max_distance(word))
+        return best[0] if best else None
+
+    def _nearest(self, word: str, limit: int) -> tuple[str, float, int] | None:
         choices = [w for n in range(len(word) - limit, len(word) + limit + 1) for w in self._by_length.get(n, ())]
         found = process.extract(word, choices, scorer=OSA.distance, score_cutoff=limit, limit=25)
-        if not found:
-            return None
         # Fewest edits; then most letters in common (eczema over except for 'excema'); then the commoner word.
-        best = min(found, key=lambda f: (f[1], -fuzz.ratio(word, f[0]), -self.freq[f[0]], f[0]))
-        return best[0]
+        return min(found, key=lambda f: (f[1], -fuzz.ratio(word, f[0]), -self.freq[f[0]], f[0])) if found else None
+
+    def _stem_typo(self, word: str) -> str | None:
+        """The word one edit away when the stemmer joins this one only to a far rarer word."""
+        if self.documents is None or len(word) < 6:
+            return None
+        best = self._nearest(word, 1)
+        if best is None or best[0][0] != word[0]:
+            return None
+        mine = self.documents(word, 1000)
+        return best[0] if self.documents(best[0], STEM_TYPO_RATIO * mine + 1) > STEM_TYPO_RATIO * mine else None
