@@ -14,7 +14,7 @@ from embeddings.index.rows import CodeRow
 from embeddings.index.store import IndexStore
 from embeddings.settings import Settings
 from service.errors import QueryError
-from service.search import coverage, families, morphology, newtech, ranker, spelling, steering, terms
+from service.search import coverage, families, morphology, names, newtech, ranker, spelling, steering, terms
 from service.search import operations as ops
 from service.search import query as q
 from service.search import understanding as qu
@@ -152,6 +152,8 @@ class SearchEngine:
         if (u.sides or u.encounter or u.operations or u.seventh or u.history or u.cause or u.intent or u.defaults
                 or inactive):
             ranked = self._steer(ranked, fusion, u)
+        if "names" in features and not parsed.code:
+            ranked = names.named_first(ranked, u.did_you_mean or parsed.text, fusion, self.store)
         if "new_technology" in features and u.slots:
             ranked = newtech.after_standard(ranked, self.store, u.slots)
         if "rolldown" in features:
