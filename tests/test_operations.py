@@ -88,6 +88,15 @@ def test_a_query_in_pcs_terms_keeps_its_own_root_operation():
     assert operations.read(words, {"drain": "drainage", "dev": "device"}).operations == ("Removal",)
 
 
+def test_root_operations_come_from_table_titles_so_a_body_part_first_is_everyday_wording(engine):
+    # A few code titles begin with a body part ('Breast Milk Collection'); the table titles name root operations.
+    roots = ops.root_words(engine.store.first_title_words("icd10pcs", "table"))
+    assert {"excis", "resec", "assis", "perfo"} <= roots
+    assert "breas" not in roots
+    operations = ops.Operations(ops.load_rules(), ops.device_words(REMOVALS), roots)
+    assert operations.read(["breast", "removal"]).operations == ("Resection", "Excision")
+
+
 def test_every_rule_names_a_known_object_and_a_root_operation():
     for rules in ops.load_rules().values():
         for rule in rules:

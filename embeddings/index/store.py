@@ -123,11 +123,12 @@ class IndexStore(LexicalReads):
                                     (system, len(prefix), prefix))
         return [r[0] for r in found]
 
-    def first_title_words(self, system: str) -> set[str]:
-        """The distinct first words of the system's titles (PCS: its root operations, 'Excision', 'Insertion')."""
+    def first_title_words(self, system: str, kind: str | None = None) -> set[str]:
+        """The distinct first words of the system's titles, or of one kind of row's (PCS tables: their root
+        operations, 'Excision', 'Insertion'), without the comma that may follow."""
         found = self._catalogue.all("SELECT DISTINCT substr(title, 1, instr(title || ' ', ' ') - 1) FROM codes "
-                                    "WHERE system = ?", (system,))
-        return {str(r[0]) for r in found}
+                                    "WHERE system = ? AND kind = coalesce(?, kind)", (system, kind))
+        return {str(r[0]).rstrip(",") for r in found}
 
     def titles(self, system: str) -> list[str]:
         return [r[0] for r in self._catalogue.all("SELECT title FROM codes WHERE system = ?", (system,))]

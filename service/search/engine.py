@@ -75,7 +75,7 @@ class SearchEngine:
         speller = spelling.Speller(self.vocabulary, self._known_word, protected,
                                    lambda word, cap: store.lexical_count(q.fts_phrase(word), cap))
         operations = ops.Operations(ops.load_rules(), ops.device_words(store.titles_starting("icd10pcs", "Removal of ")),
-                                    ops.root_words(store.first_title_words("icd10pcs")))
+                                    ops.root_words(store.first_title_words("icd10pcs", "table")))
         self.understanding = qu.Understanding(table, speller, store.abbreviations(), self._official_word, operations,
                                               morphology.Morphology(morphology.load_parts(), self.vocabulary),
                                               store.condition_words(CONDITION_MIN_TITLES))

@@ -88,10 +88,15 @@ def device_words(removal_titles: Iterable[str]) -> frozenset[str]:
     return frozenset(w for w in devices - parts - q.STOPWORDS if len(w) > 2)
 
 
+# PCS tables 5A0 and 5A1 are titled by their section, not by their root operations, which are these two.
+UNTITLED_ROOTS = ("Assistance", "Performance")
+
+
 def root_words(first_words: Iterable[str]) -> frozenset[str]:
-    """The stems (first STEM letters) of the words PCS titles begin with, their root operations ('Insertion',
-    'Revision', 'Excision'), which claim text shortens ('Insert', 'Revise', 'Excise')."""
-    return frozenset(w.lower()[:q.STEM] for w in first_words if len(w) > 3 and w.isalpha())
+    """The stems (first STEM letters) of the words PCS table titles begin with, their root operations ('Insertion',
+    'Revision', 'Excision'), which claim text shortens ('Insert', 'Revise', 'Excise'). Code titles are not read:
+    some begin with a body part ('Breast Milk Collection'), which would take 'breast removal' for PCS wording."""
+    return frozenset(w.lower()[:q.STEM] for w in (*first_words, *UNTITLED_ROOTS) if len(w) > 3 and w.isalpha())
 
 
 class Operations:
