@@ -147,3 +147,17 @@ def test_malformed_source_never_leaves_a_partial_index(tmp_path):
         build_index(settings, bad, log=lambda _m: None)
     assert settings.index_dir.resolve() == before
     assert sorted(p.name for p in builds_dir(settings.index_dir).iterdir()) == entries
+
+
+_WORDS = st.text(alphabet="abcfrt", min_size=1, max_size=7)  # few letters: shared prefixes of every length
+
+
+@FAST
+@given(st.lists(st.lists(st.lists(_WORDS, min_size=0, max_size=3).map(tuple), min_size=1, max_size=3).map(tuple),
+                min_size=1, max_size=3).map(tuple), st.lists(_WORDS, max_size=8))
+def test_a_querys_asked_words_answer_as_the_forms_of_each_word_would(slots, others):
+    from service.search.query import Forms, asked, close_forms
+    found = asked(slots)
+    for word in others:
+        assert found[word] == {w for w in found.words if close_forms(w, word)}
+        assert bool(found[word]) == Forms(found.words).has(word)

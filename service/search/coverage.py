@@ -28,20 +28,20 @@ def shares(title: str, slots: Slots) -> tuple[float, float]:
     words = [w for w in _WORD.findall(title.lower()) if w not in q.STOPWORDS]
     if not words or not slots:
         return 0.0, 0.0
-    asked = {w for slot in slots for alternative in slot for w in alternative}
+    asked = q.asked(slots)
     # 'unspecified', 'other' ... count when the query says them; unsaid, they mark the default code, not a miss.
-    words = [w for w in words if w not in DEFAULT_WORDS or w in asked] or words
-    forms = q.forms_of(frozenset(words))
+    words = [w for w in words if w not in DEFAULT_WORDS or w in asked.words] or words
+    found_by = [asked[w] for w in words]  # for each title word, the query words it is a form of
+    found = set().union(*found_by)  # the query words the title holds a form of
     said: set[str] = set()
     held = 0
     for slot in slots:
         for alternative in slot:
-            if alternative and all(forms.has(w) for w in alternative):
+            if alternative and found.issuperset(alternative):
                 held += 1
                 said.update(alternative)
                 break
-    spoken = q.forms_of(frozenset(said))
-    return held / len(slots), sum(1 for w in words if spoken.has(w)) / len(words)
+    return held / len(slots), sum(1 for query_words in found_by if not said.isdisjoint(query_words)) / len(words)
 
 
 def rerank(ranked: list[int], fusion: Fusion, store: IndexStore, slots: Slots) -> list[int]:

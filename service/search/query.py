@@ -96,13 +96,32 @@ class Forms:
         return word in self.prefixes or word[:3] in self.short
 
 
-FORMS_CACHE = 4096  # word sets kept: a title recurs among the candidates of many queries (a few MB a worker)
+class Asked(dict[str, frozenset[str]]):
+    """The words of a query's slots; looked up by any other word, those of them it is a form of (close_forms), none
+    for most words. A title's or a text's words are looked up against the query's, each distinct word once a query,
+    instead of each text's words being indexed as Forms."""
+
+    __slots__ = ("words", "forms")
+
+    def __init__(self, slots: tuple[tuple[tuple[str, ...], ...], ...]):
+        super().__init__()
+        self.words = frozenset(w for slot in slots for alternative in slot for w in alternative)
+        self.forms = Forms(self.words)
+
+    def __missing__(self, word: str) -> frozenset[str]:
+        found = frozenset(w for w in self.words if close_forms(w, word)) if self.forms.has(word) else _NONE
+        self[word] = found
+        return found
 
 
-@lru_cache(maxsize=FORMS_CACHE)
-def forms_of(words: frozenset[str]) -> Forms:
-    """Forms of a set of words, built once for the titles and query words that recur from query to query."""
-    return Forms(words)
+_NONE: frozenset[str] = frozenset()
+ASKED_CACHE = 16  # queries kept: one is asked about its ~125 candidates' titles and texts (well under 1 MB in all)
+
+
+@lru_cache(maxsize=ASKED_CACHE)
+def asked(slots: tuple[tuple[tuple[str, ...], ...], ...]) -> Asked:
+    """The query words of a query's slots, built once for all its candidates."""
+    return Asked(slots)
 
 
 def fts_phrase(word: str) -> str:

@@ -107,9 +107,11 @@ class LexicalRetriever:
         texts = self.store.lexical_texts([c.id for c in head], OFFICIAL_COLUMNS)
         good: list[Candidate] = []
         weak: list[Candidate] = []
+        asked = q.asked(slots)
         for c in head:
-            forms = q.Forms(set(_TEXT_WORD.findall(texts.get(c.id, "").lower())))
-            held = all(any(all(forms.has(w) for w in alt) for alt in slot if alt) for slot in slots)
+            # The query words the text holds a form of.
+            in_text = {w for t in set(_TEXT_WORD.findall(texts.get(c.id, "").lower())) for w in asked[t]}
+            held = all(any(in_text.issuperset(alt) for alt in slot if alt) for slot in slots)
             (good if held else weak).append(c if held or c.weight < 1 else Candidate(c.id, PARTIAL_MATCH_WEIGHT,
                                                                                       c.reason))
         return good + weak + rest
