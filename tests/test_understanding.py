@@ -265,6 +265,7 @@ def test_a_poisoning_with_no_intent_stated_steers_to_accidental(table):
     for said in ("poisoning by thyroid hormones, assault", "intentional overdose of aspirin", "thyroid hormones"):
         assert understanding.understand(said, None, ALL).cause == "", said
     assert understanding.understand("poisoning by aspirin", None, ALL - {"poisoning_intent"}).cause == ""
+    assert understanding.understand("bee sting", None, ALL).cause == "accidental"  # a venom's toxic effect
 
 
 def test_a_query_naming_no_encounter_puts_the_initial_encounter_first(table):

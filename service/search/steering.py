@@ -53,7 +53,8 @@ OTHER_MAX_WORDS = 3
 _TITLE_HISTORY = re.compile(r"\b(personal|family) history\b", re.I)
 # T36-T65 titles end in the intent: 'Poisoning by ..., accidental (unintentional)', '..., assault'.
 _TITLE_CAUSE = re.compile(r", (accidental \(unintentional\)|intentional self-harm|assault|undetermined)(?=,|$)", re.I)
-POISON_WORDS = frozenset("poisoning poisoned poison toxic toxicity overdose overdosed".split())
+# Venom's effects are toxic effects too ('bee sting' is T63.44-, accidental unless the query says otherwise).
+POISON_WORDS = frozenset("poisoning poisoned poison toxic toxicity overdose overdosed venom venomous sting stung".split())
 CAUSE_WORDS = frozenset("""accidental accident accidentally unintentional intentional intentionally self harm suicide
 suicidal assault assaulted homicide homicidal undetermined""".split())
 
