@@ -131,6 +131,20 @@ def test_roll_down_brings_the_best_codable_descendant_next_to_its_category():
     assert "codable code under T41" in fusion.reasons[2]
 
 
+def test_roll_down_of_a_short_query_takes_the_codable_code_without_an_unsaid_complication():
+    store = _store(["K859", "K8592", "K8590", "K8591"], [False, True, True, True])
+    titles = ["Acute pancreatitis, unspecified", "Acute pancreatitis with infected necrosis, unspecified",
+              "Acute pancreatitis without necrosis or infection, unspecified",
+              "Acute pancreatitis with uninfected necrosis, unspecified"]
+    store.rows = lambda ids: {i: SimpleNamespace(title=titles[i]) for i in ids}
+    scores = {0: 1.0, 1: 0.6, 2: 0.5, 3: 0.4}
+    said = frozenset({"pancr"})
+    fusion = Fusion(60, scores=dict(scores), reasons={i: [] for i in range(4)})
+    assert roll_down(fusion.ranked(), fusion, store, specific=False, said=said) == [0, 2, 1, 3]
+    fusion = Fusion(60, scores=dict(scores), reasons={i: [] for i in range(4)})
+    assert roll_down(fusion.ranked(), fusion, store, specific=False, said=said | {"infec", "necro"})[:2] == [0, 1]
+
+
 def test_roll_down_names_the_heading_as_it_is_written():
     store = _store(["S60572", "S60572A"], [False, True])
     fusion = Fusion(60, scores={0: 1.0, 1: 0.5}, reasons={0: [], 1: []})

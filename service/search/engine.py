@@ -20,7 +20,6 @@ from service.search import query as q
 from service.search import understanding as qu
 from service.search.fusion import Candidate, Fusion
 from service.search.intent import CONDITION_MIN_TITLES
-from service.search.query import STEM
 from service.search.retrievers import CodeRetriever, DenseRetriever, LexicalRetriever, QueryEmbeddings
 from service.search.rolldown import SPECIFIC_WORDS, roll_down
 
@@ -157,7 +156,9 @@ class SearchEngine:
         if "new_technology" in features and u.slots:
             ranked = newtech.after_standard(ranked, self.store, u.slots)
         if "rolldown" in features:
-            ranked = roll_down(ranked, fusion, self.store, specific=len(parsed.words) >= SPECIFIC_WORDS)
+            specific = len(parsed.words) >= SPECIFIC_WORDS  # a short query names no complication: the default code
+            ranked = roll_down(ranked, fusion, self.store, specific, None if specific or not u.defaults else
+                               frozenset(w[:q.STEM] for w in u.any_words))
         ranked = self._filter(ranked, billable, chapter)
         folded: dict[int, list[int]] = {}
         folding = "families" in features and families.applies(ranked, fusion, u)
@@ -286,8 +287,7 @@ _POOL_LOCK = Lock()
 
 
 def _paths() -> ThreadPoolExecutor:
-    """The threads the meaning path runs on beside the word path, one pool for the process (engines come and go
-    with reloads)."""
+    """The threads the meaning path runs on beside the word path, one pool for the process (engines come and go)."""
     with _POOL_LOCK:
         if not _POOL:
             _POOL.append(ThreadPoolExecutor(max_workers=PATH_THREADS, thread_name_prefix="medcodes-meaning"))
@@ -296,5 +296,5 @@ def _paths() -> ThreadPoolExecutor:
 
 def matched_words(title: str, words: tuple[str, ...]) -> list[str]:
     """Query words found in a title, comparing the first STEM letters so 'fractures' matches 'fracture'."""
-    title_words = {w[:STEM] for w in _TITLE_WORD.findall(title.lower())}
-    return [w for w in words if w[:STEM] in title_words]
+    title_words = {w[:q.STEM] for w in _TITLE_WORD.findall(title.lower())}
+    return [w for w in words if w[:q.STEM] in title_words]

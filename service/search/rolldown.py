@@ -1,25 +1,32 @@
 """Roll-down: a category or subcategory near the top brings its best codable (billable) descendant with it."""
 from __future__ import annotations
 
+import re
+
 from embeddings.index.store import IndexStore
 from embeddings.records import display_code
+from service.search import query as q
 from service.search.fusion import Fusion
 
 ROLL_DEPTH = 10  # non-billable candidates among the top this many are rolled down
 # A query of at least this many content words describes one condition closely enough that the codable code,
 # not the heading it sits under, is what the coder wants first.
 SPECIFIC_WORDS = 3
+LOOK = 8  # the best-scoring descendants whose titles are read for a default one
+_WITH = re.compile(r"\bwith\b([^,]*)")
 
 
-def roll_down(ranked: list[int], fusion: Fusion, store: IndexStore, specific: bool) -> list[int]:
+def roll_down(ranked: list[int], fusion: Fusion, store: IndexStore, specific: bool,
+              said: frozenset[str] | None = None) -> list[int]:
     """Each non-billable candidate in the top ROLL_DEPTH gets its best-scoring billable descendant among the
-    candidates placed next to it: after it, or before it when the query is specific."""
+    candidates placed next to it: after it, or before it when the query is specific. With the query's words
+    (`said`, first STEM letters), the best one that adds nothing unsaid by 'with' is taken when there is one."""
     order = list(ranked)
     done: set[int] = set()
     for parent in ranked[:ROLL_DEPTH]:
         if store.billable[parent] or parent in done:
             continue
-        child = best_descendant(parent, order, fusion, store)
+        child = best_descendant(parent, order, fusion, store, said)
         if child is None:
             continue
         done.add(child)
@@ -32,8 +39,20 @@ def roll_down(ranked: list[int], fusion: Fusion, store: IndexStore, specific: bo
     return order
 
 
-def best_descendant(parent: int, candidates: list[int], fusion: Fusion, store: IndexStore) -> int | None:
+def best_descendant(parent: int, candidates: list[int], fusion: Fusion, store: IndexStore,
+                    said: frozenset[str] | None = None) -> int | None:
     key, system = store.key_of[parent], store.system_of[parent]
-    found = [i for i in candidates if i != parent and store.billable[i] and store.system_of[i] == system
-             and store.key_of[i].startswith(key)]
-    return max(found, key=lambda i: fusion.scores[i]) if found else None
+    found = sorted((i for i in candidates if i != parent and store.billable[i] and store.system_of[i] == system
+                    and store.key_of[i].startswith(key)), key=lambda i: -fusion.scores[i])
+    if not found or said is None or system.endswith("pcs"):  # a PCS 'with' names a device, not a complication
+        return found[0] if found else None
+    rows = store.rows(found[:LOOK])
+    # The code without the complication the query does not name is the default one: 'pancreatitis' is acute
+    # pancreatitis without necrosis or infection, not the one with infected necrosis that scored higher.
+    return next((i for i in found[:LOOK] if i in rows and not adds_unsaid(rows[i].title, said)), found[0])
+
+
+def adds_unsaid(title: str, said: frozenset[str]) -> bool:
+    """True when the title joins by 'with' a word the query does not say ('Acute gastric ulcer with hemorrhage')."""
+    return any(w[:q.STEM] not in said for clause in _WITH.findall(title.lower()) for w in q.tokens(clause)
+               if w not in q.STOPWORDS)
