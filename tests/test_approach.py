@@ -13,6 +13,7 @@ def test_everyday_words_name_the_approach():
     assert ap.approaches_of("needle biopsy of liver") == {ap.PERCUTANEOUS}
     assert ap.approaches_of("colonoscopy with polyp removal") == {ap.NATURAL_OPENING_ENDOSCOPIC}
     assert ap.approaches_of("closed reduction of wrist fracture") == {ap.EXTERNAL}
+    assert ap.approaches_of("tavr") == ap.approaches_of("transcatheter valve replacement") == {ap.PERCUTANEOUS}
     assert ap.approaches_of("shock wave treatment for kidney stones") == {ap.EXTERNAL}  # from outside the body
     # A scope names no way in by itself; through a body opening it is the natural-opening endoscopic approach.
     assert ap.approaches_of("knee scope") == ap.ENDOSCOPIC

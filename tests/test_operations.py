@@ -74,6 +74,12 @@ def test_a_scope_or_camera_yields_to_the_operation_done_through_it(operations):
     assert operations.read(["camera", "to", "take", "out", "drainage", "device"]).operations == ("Removal",)
 
 
+def test_a_transplant_is_a_transplantation_unless_an_ectomy_names_the_operation(operations):
+    assert operations.read(["kidney", "transplant"]).operations == ("Transplantation",)
+    assert operations.read(["nephrectomy", "transplant"]) is None
+    assert operations.read(["nephrectomy", "with", "stent", "removal"]) is None
+
+
 def test_a_query_in_pcs_terms_keeps_its_own_root_operation():
     # Claim and title text name the root operation first; an everyday word later in it is part of a device
     # ('Infusion Device'), not a second operation.

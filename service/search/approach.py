@@ -31,7 +31,7 @@ _PHRASES = ((re.compile(r"\bvia (natural or artificial )?opening with percutaneo
 # body parts far more often (external ear, external iliac artery) than the approach.
 _WORDS = {
     OPEN: "open opened",
-    PERCUTANEOUS: "percutaneous percutaneously needle",
+    PERCUTANEOUS: "percutaneous percutaneously needle transcatheter tavr tavi",  # a valve put in through a catheter
     PERCUTANEOUS_ENDOSCOPIC: """laparoscopic laparoscopically laparoscopy laparoscope thoracoscopic thoracoscopy vats
         arthroscopic arthroscopically arthroscopy arthroscope keyhole mediastinoscopy""",
     NATURAL_OPENING_ENDOSCOPIC: """endoscopy egd esophagogastroduodenoscopy colonoscopy sigmoidoscopy proctoscopy

@@ -144,8 +144,8 @@ class Operations:
         """`spelt`: words of the query spelt out (claim abbreviations, 'dev' -> 'device'; table terms, 'stent' ->
         'intraluminal device'), so the object they name counts."""
         found = self.find(words)
-        if found is None:
-            return None
+        if found is None or any(w.endswith("ectomy") for w in words):
+            return None  # an '-ectomy' names its operation itself ('nephrectomy, transplant' cuts out; no Transplantation)
         start, length, rules = found
         if start > 0 and self.names_root(words[0]):
             return None  # in PCS's own terms already: 'Insertion of Infusion Device' names no Introduction
