@@ -5,11 +5,16 @@ from service.search import names
 from service.search.fusion import EXACT_CODE_BOOST, Fusion
 
 
-def _store(texts: dict[int, str], billable: set[int]):
+def _store(texts: dict[int, str], billable: set[int], keys: dict[int, str] | None = None):
+    keys = keys or {i: f"X{i}" for i in texts}
+
     def lexical_texts(ids, columns):
         assert tuple(columns) == ("title", "terms")
         return {i: texts[i] for i in ids if i in texts}
-    return SimpleNamespace(lexical_texts=lexical_texts, billable={i: i in billable for i in texts})
+    return SimpleNamespace(lexical_texts=lexical_texts, billable={i: i in billable for i in texts}, key_of=keys,
+                           system_of={i: "icd10cm" for i in texts},
+                           rows=lambda ids: {i: SimpleNamespace(kind="category", title=texts[i].split(" | ")[0])
+                                             for i in ids})
 
 
 def _fusion(scores: dict[int, float]) -> Fusion:
@@ -24,14 +29,25 @@ def test_name_key_drops_nos_modifiers_and_plurals_but_keeps_a_querys_own_parenth
     assert names.name_key("Seizure(s) (convulsive) NOS") == ("seizure",)
     assert names.name_key("Memory losses") == names.name_key("memory loss NOS") == ("memory", "loss")
     assert names.name_key("Femoral hernia (bilateral)", official=False) == ("femoral", "hernia", "bilateral")
+    assert names.name_key("crohns disease", official=False) == names.name_key("Crohn's disease NOS")
 
 
 def test_the_codable_code_named_as_the_query_goes_first_others_keep_their_order():
     fusion = _fusion({1: 0.9, 2: 0.8, 3: 0.5, 4: 0.95, 5: 0.4})
     ranked = names.named_first([4, 1, 2, 3, 5], "memory loss", fusion, _store(TEXTS, billable={1, 2, 3, 5}))
-    # 4 is a category named 'Memory loss' (not codable): it stays; 5's name says more in parentheses: it counts.
+    # 4 is a category named 'Memory loss' with no codable descendant among the candidates: it stays; 5's name
+    # says more only in parentheses: it counts.
     assert ranked == [3, 5, 4, 1, 2]
     assert fusion.scores[3] > fusion.scores[5] > fusion.scores[4] and fusion.reasons[3] == [names.WHY]
+
+
+def test_a_category_named_as_the_query_follows_its_default_codable_code():
+    texts = {0: "Non-Hodgkin lymphoma, unspecified | Lymphoma NOS", 1: "Lymphoblastic lymphoma",
+             2: "Non-Hodgkin lymphoma, unspecified, unspecified site", 3: "Non-Hodgkin lymphoma, unspecified, with X"}
+    store = _store(texts, billable={1, 2, 3}, keys={0: "C859", 1: "C835", 2: "C8590", 3: "C8599"})
+    fusion = _fusion({1: 0.9, 0: 0.8, 3: 0.5, 2: 0.4})
+    assert names.named_first([1, 0, 3, 2], "lymphoma", fusion, store, frozenset({"lymph"}))[:3] == [2, 0, 1]
+    assert fusion.reasons[2] == ["codable code under C85.9"] and fusion.reasons[0] == [names.WHY]
 
 
 def test_nothing_moves_without_an_exact_name_or_beside_a_pinned_claim_match():

@@ -151,14 +151,14 @@ class SearchEngine:
         if (u.sides or u.encounter or u.operations or u.seventh or u.history or u.cause or u.intent or u.defaults
                 or inactive):
             ranked = self._steer(ranked, fusion, u)
+        said = frozenset(w[:q.STEM] for w in u.any_words)
         if "names" in features and not parsed.code:
-            ranked = names.named_first(ranked, u.did_you_mean or parsed.text, fusion, self.store)
+            ranked = names.named_first(ranked, u.did_you_mean or parsed.text, fusion, self.store, said)
         if "new_technology" in features and u.slots:
             ranked = newtech.after_standard(ranked, self.store, u.slots)
         if "rolldown" in features:
             specific = len(parsed.words) >= SPECIFIC_WORDS  # a short query names no complication: the default code
-            ranked = roll_down(ranked, fusion, self.store, specific, None if specific or not u.defaults else
-                               frozenset(w[:q.STEM] for w in u.any_words))
+            ranked = roll_down(ranked, fusion, self.store, specific, None if specific or not u.defaults else said)
         ranked = self._filter(ranked, billable, chapter)
         folded: dict[int, list[int]] = {}
         folding = "families" in features and families.applies(ranked, fusion, u)
