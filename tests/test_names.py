@@ -55,3 +55,14 @@ def test_nothing_moves_without_an_exact_name_or_beside_a_pinned_claim_match():
     assert names.named_first([1, 2, 3], "memory loss after a fall", _fusion({1: 3, 2: 2, 3: 1}), store) == [1, 2, 3]
     pinned = _fusion({1: EXACT_CODE_BOOST + 1, 2: 2, 3: 1})
     assert names.named_first([1, 2, 3], "memory loss", pinned, store) == [1, 2, 3]
+
+
+def test_a_table_term_spelt_out_names_a_code_in_any_word_order_after_the_querys_own_words():
+    texts = {0: "Atopic dermatitis, unspecified | Atopic eczema", 1: "Dermatitis, unspecified | Eczema NOS",
+             2: "Malignant neoplasm of colon, unspecified"}
+    store = _store(texts, billable={0, 1, 2})
+    spelt = [SimpleNamespace(term="eczema", expansion="atopic dermatitis unspecified")]
+    assert names.named_first([0, 1, 2], "eczema", _fusion({0: 3, 1: 2, 2: 1}), store, spelt=spelt)[:2] == [1, 0]
+    cancer = [SimpleNamespace(term="cancer", expansion="malignant neoplasm")]
+    fusion = _fusion({0: 3, 1: 2, 2: 1})
+    assert names.named_first([0, 1, 2], "colon cancer unspecified", fusion, store, spelt=cancer)[0] == 2

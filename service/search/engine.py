@@ -153,7 +153,7 @@ class SearchEngine:
             ranked = self._steer(ranked, fusion, u)
         said = frozenset(w[:q.STEM] for w in u.any_words)
         if "names" in features and not parsed.code:
-            ranked = names.named_first(ranked, u.did_you_mean or parsed.text, fusion, self.store, said)
+            ranked = names.named_first(ranked, u.did_you_mean or parsed.text, fusion, self.store, said, u.expansions)
         if "new_technology" in features and u.slots:
             ranked = newtech.after_standard(ranked, self.store, u.slots)
         if "rolldown" in features:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Iterable
 
 from embeddings.index.store import IndexStore
 from embeddings.records import display_code
@@ -10,6 +11,7 @@ from service.search import query as q
 from service.search.fusion import EXACT_CODE_BOOST, Fusion
 from service.search.rolldown import best_descendant
 from service.search.terms import table_key
+from service.search.understanding import Expansion
 
 DEPTH = 40  # candidates looked at
 MAX_WORDS = 8  # a longer query is a description, not a name
@@ -28,19 +30,23 @@ def name_key(text: str, official: bool = True) -> tuple[str, ...]:
     return table_key(w for w in q.tokens(text.replace("'", "").replace("\u2019", "")) if w not in _UNSAID)
 
 
-def named_first(ranked: list[int], query: str, fusion: Fusion, store: IndexStore,
-                said: frozenset[str] | None = None) -> list[int]:
+def named_first(ranked: list[int], query: str, fusion: Fusion, store: IndexStore, said: frozenset[str] | None = None,
+                spelt: Iterable[Expansion] = ()) -> list[int]:
     """The top DEPTH with the codes named exactly as the query first, each in its order so far. An ICD-10-CM
     category of that name comes after its default codable code ('Lymphoma NOS' is C85.9's: C85.90 goes first),
-    the best descendant among the candidates that adds nothing unsaid (`said`, see rolldown)."""
-    key = name_key(query, official=False)
-    if not key or len(key) > MAX_WORDS:
+    the best descendant among the candidates that adds nothing unsaid (`said`, see rolldown). `spelt`: the query's
+    table terms, each also read in place of its term ('colon cancer' names C18, 'Malignant neoplasm of colon'). Word
+    order is no part of a name, and a name the query says in its own words goes before one its terms spell out."""
+    said_keys = [{_bag(query)}, {_bag(_spell(query, e.term, e.expansion)) for e in spelt}]
+    said_keys = [{k for k in keys if 0 < len(k) <= MAX_WORDS} for keys in said_keys]
+    if not any(said_keys):
         return ranked
     head = ranked[:DEPTH]
-    if any(fusion.scores[i] >= EXACT_CODE_BOOST for i in head):
-        return ranked  # claim text equal to a code's is already pinned first
     texts = store.lexical_texts(head, ("title", "terms"))
-    named = [i for i in head if any(name_key(name) == key for name in texts.get(i, "").split(" | "))]
+    bags = {i: {_bag(name, official=True) for name in texts.get(i, "").split(" | ")} for i in head}
+    named = list(dict.fromkeys(i for keys in said_keys for i in head if bags[i] & keys))
+    if any(fusion.scores[i] >= EXACT_CODE_BOOST and i not in named for i in head):
+        return ranked  # claim text equal to another code's is already pinned first
     rows = store.rows([i for i in named if not store.billable[i]])
     first: dict[int, str] = {}  # id -> why
     for i in named:
@@ -58,3 +64,13 @@ def named_first(ranked: list[int], query: str, fusion: Fusion, store: IndexStore
         fusion.scores[i] = top * 1.01 + (len(first) - n) * 1e-6
         fusion.reasons[i].append(why)
     return list(first) + [i for i in ranked if i not in first]
+
+
+def _spell(query: str, term: str, expansion: str) -> str:
+    """The query with a table term's words replaced by its expansion."""
+    return re.sub(rf"\b{re.escape(term)}\b", expansion, query, flags=re.IGNORECASE)
+
+
+def _bag(text: str, official: bool = False) -> tuple[str, ...]:
+    """A name's words in a fixed order: word order is no part of a name ('colon cancer', 'cancer of the colon')."""
+    return tuple(sorted(name_key(text, official)))
