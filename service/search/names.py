@@ -37,14 +37,14 @@ def named_first(ranked: list[int], query: str, fusion: Fusion, store: IndexStore
     the best descendant among the candidates that adds nothing unsaid (`said`, see rolldown). `spelt`: the query's
     table terms, each also read in place of its term ('colon cancer' names C18, 'Malignant neoplasm of colon'). Word
     order is no part of a name, and a name the query says in its own words goes before one its terms spell out."""
-    said_keys = [{_bag(query)}, {_bag(_spell(query, e.term, e.expansion)) for e in spelt}]
-    said_keys = [{k for k in keys if 0 < len(k) <= MAX_WORDS} for keys in said_keys]
-    if not any(said_keys):
+    key_sets = [{_bag(query)}, {_bag(_spell(query, e.term, e.expansion)) for e in spelt}]
+    key_sets = [{k for k in keys if 0 < len(k) <= MAX_WORDS} for keys in key_sets]
+    if not any(key_sets):
         return ranked
     head = ranked[:DEPTH]
     texts = store.lexical_texts(head, ("title", "terms"))
     bags = {i: {_bag(name, official=True) for name in texts.get(i, "").split(" | ")} for i in head}
-    named = list(dict.fromkeys(i for keys in said_keys for i in head if bags[i] & keys))
+    named = list(dict.fromkeys(i for keys in key_sets for i in head if bags[i] & keys))
     if any(fusion.scores[i] >= EXACT_CODE_BOOST and i not in named for i in head):
         return ranked  # claim text equal to another code's is already pinned first
     rows = store.rows([i for i in named if not store.billable[i]])
