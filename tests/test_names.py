@@ -30,6 +30,8 @@ def test_name_key_drops_nos_modifiers_and_plurals_but_keeps_a_querys_own_parenth
     assert names.name_key("Memory losses") == names.name_key("memory loss NOS") == ("memory", "loss")
     assert names.name_key("Femoral hernia (bilateral)", official=False) == ("femoral", "hernia", "bilateral")
     assert names.name_key("crohns disease", official=False) == names.name_key("Crohn's disease NOS")
+    # 'Unspecified X' and 'X, unspecified' are X's default code, as 'X NOS' is.
+    assert names.name_key("Unspecified urinary incontinence") == names.name_key("Urinary incontinence NOS")
 
 
 def test_the_codable_code_named_as_the_query_goes_first_others_keep_their_order():

@@ -20,7 +20,7 @@ WHY = "official name"
 # Coders read words in parentheses or brackets as nonessential modifiers, and NOS ('not otherwise specified')
 # marks the name as the default; neither is part of what a name says.
 _NONESSENTIAL = re.compile(r"\([^)]*\)|\[[^\]]*\]")
-_UNSAID = q.STOPWORDS | {"nos"}
+_UNSAID = q.STOPWORDS | {"nos", "unspecified"}
 
 
 def name_key(text: str, official: bool = True) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ ROLL_DEPTH = 10  # non-billable candidates among the top this many are rolled do
 # A query of at least this many content words describes one condition closely enough that the codable code,
 # not the heading it sits under, is what the coder wants first.
 SPECIFIC_WORDS = 3
-LOOK = 8  # the best-scoring descendants whose titles are read for a default one
+LOOK = 30  # the best-scoring descendants whose titles are read for a default one
 _WITH = re.compile(r"\bwith\b([^,]*)")
 
 
