@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from embeddings.abbreviations import spell_slashes
+from embeddings.analogies import parallel_wordings
 from embeddings.classifiable import covered_titles
 from embeddings.codesets.content import ContentEntry
 from embeddings.codesets.pcs_axes import APPROACH_PLAIN_WORDS
@@ -47,8 +48,11 @@ def build_documents(codes: Iterable[Code], titles: Mapping[tuple[str, str], str]
     own = {(c.system, c.code): synonyms(c, held_out.get((c.system, c.code), frozenset()))
            + named.get((c.system, c.code), []) for c in codes if c.kind in INHERITING_KINDS}
     covers = covered_titles(codes, held_out)
+    parallel = parallel_wordings(codes, lambda c: synonyms(c, held_out.get((c.system, c.code), frozenset())),
+                                 INHERITING_KINDS)
     return [build_document(c, titles, held_out.get((c.system, c.code), frozenset()), content.get((c.system, c.code)),
-                           inherited(c, own), named.get((c.system, c.code), []), covers.get((c.system, c.code)))
+                           inherited(c, own), named.get((c.system, c.code), []), covers.get((c.system, c.code)),
+                           parallel.get((c.system, c.code)))
             for c in codes]
 
 
@@ -95,9 +99,11 @@ def procedure_sentence(code: Code) -> str:
 
 def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: frozenset[str] = frozenset(),
                    content: ContentEntry | None = None, from_ancestors: list[str] | None = None,
-                   named: list[str] | None = None, covers: list[str] | None = None) -> Document:
+                   named: list[str] | None = None, covers: list[str] | None = None,
+                   parallel: list[str] | None = None) -> Document:
     """`named`: phrases other codes' notes use for this code; `covers`: titles of the categories its 'classifiable
-    to' notes point at (Z80.0's C15-C26 name the colon); both searchable words, not embedded."""
+    to' notes point at (Z80.0's C15-C26 name the colon); `parallel`: wordings of near codes' synonyms made for it
+    (see `analogies`); all searchable words, not embedded."""
     path = hierarchy_path(code, titles)
     terms = synonyms(code, dropped)
     parts = [code.title]
@@ -118,7 +124,8 @@ def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: f
         context.append(APPROACH_PLAIN_WORDS.get(approach, ""))
     return Document(
         system=code.system, code=code.code, embed_text=embed_text, title=code.title,
-        terms=" | ".join(terms + list(named or ()) + [t for t in (code.description, content.search_text() if content else "") if t]),
+        terms=" | ".join(terms + list(named or ()) + list(parallel or ())
+                         + [t for t in (code.description, content.search_text() if content else "") if t]),
         context=" | ".join(c for c in context if c),
         # 'w/o' spelt out, or the tokenizer would index it as the letters 'w' and 'o' (and 'w' reads as 'with').
         claim=spell_slashes(code.short) if code.short and code.short not in dropped else "",
