@@ -45,11 +45,11 @@ def build_documents(codes: Iterable[Code], titles: Mapping[tuple[str, str], str]
     if found is None:
         found = mentions(codes, held_forms(held_out))
     named = {key: [m.text for m in items] for key, items in found.items()}
-    own = {(c.system, c.code): synonyms(c, held_out.get((c.system, c.code), frozenset()))
-           + named.get((c.system, c.code), []) for c in codes if c.kind in INHERITING_KINDS}
+    official = {(c.system, c.code): synonyms(c, held_out.get((c.system, c.code), frozenset()))
+                for c in codes if c.kind in INHERITING_KINDS}
+    own = {key: terms + named.get(key, []) for key, terms in official.items()}
     covers = covered_titles(codes, held_out)
-    parallel = parallel_wordings(codes, lambda c: synonyms(c, held_out.get((c.system, c.code), frozenset())),
-                                 INHERITING_KINDS)
+    parallel = parallel_wordings(codes, lambda c: official[(c.system, c.code)], INHERITING_KINDS)
     return [build_document(c, titles, held_out.get((c.system, c.code), frozenset()), content.get((c.system, c.code)),
                            inherited(c, own), named.get((c.system, c.code), []), covers.get((c.system, c.code)),
                            parallel.get((c.system, c.code)))
