@@ -30,6 +30,9 @@ class Document:
     context: str  # hierarchy titles, axis labels and the synonyms the code inherits from its ancestors
     claim: str = ""  # the CMS short description (abbreviated claim text)
     synonyms: tuple[str, ...] = ()  # the code's own official synonyms, each also embedded on its own
+    # Its official names beside the title: its own synonyms and the phrases other codes' notes use for it. Generated
+    # wording (parallel wordings, authored packs) is searchable in `terms` but never one of these.
+    names: tuple[str, ...] = ()
 
 
 def build_documents(codes: Iterable[Code], titles: Mapping[tuple[str, str], str],
@@ -130,6 +133,7 @@ def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: f
         # 'w/o' spelt out, or the tokenizer would index it as the letters 'w' and 'o' (and 'w' reads as 'with').
         claim=spell_slashes(code.short) if code.short and code.short not in dropped else "",
         synonyms=tuple(terms),
+        names=tuple(dict.fromkeys(terms + list(named or ()))),
     )
 
 

@@ -60,5 +60,8 @@ def test_held_out_synonyms_reword_nothing_and_the_wording_is_searchable_not_embe
     titles = {(c.system, c.code): c.title for c in CODES}
     docs = {d.code: d for d in build_documents(CODES, titles)}
     assert "soleal" in docs["I82.46"].terms and "soleal" not in docs["I82.46"].embed_text
+    # generated wording is searchable, never one of the code's official names (a name goes first as 'official name')
+    assert not any("soleal" in n for n in docs["I82.46"].names)
+    assert docs["I82.56"].names == ("Chronic embolism and thrombosis of soleal vein",)
     held_docs = {d.code: d for d in build_documents(CODES, titles, held)}
     assert "soleal" not in held_docs["I82.46"].terms

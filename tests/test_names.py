@@ -8,10 +8,9 @@ from service.search.fusion import EXACT_CODE_BOOST, Fusion
 def _store(texts: dict[int, str], billable: set[int], keys: dict[int, str] | None = None):
     keys = keys or {i: f"X{i}" for i in texts}
 
-    def lexical_texts(ids, columns):
-        assert tuple(columns) == ("title", "terms")
-        return {i: texts[i] for i in ids if i in texts}
-    return SimpleNamespace(lexical_texts=lexical_texts, billable={i: i in billable for i in texts}, key_of=keys,
+    def official_names(ids):
+        return {i: texts[i].split(" | ") for i in ids if i in texts}
+    return SimpleNamespace(official_names=official_names, billable={i: i in billable for i in texts}, key_of=keys,
                            system_of={i: "icd10cm" for i in texts},
                            rows=lambda ids: {i: SimpleNamespace(kind="category", title=texts[i].split(" | ")[0])
                                              for i in ids})
@@ -68,3 +67,12 @@ def test_a_table_term_spelt_out_names_a_code_in_any_word_order_after_the_querys_
     cancer = [SimpleNamespace(term="cancer", expansion="malignant neoplasm")]
     fusion = _fusion({0: 3, 1: 2, 2: 1})
     assert names.named_first([0, 1, 2], "colon cancer unspecified", fusion, store, spelt=cancer)[0] == 2
+
+
+def test_a_built_index_gives_official_names_only(engine):
+    store = engine.store
+    row = next(r for r in store.all_rows() if store.official_names([r.id]).get(r.id, [])[1:])
+    names_of = store.official_names([row.id])[row.id]
+    assert names_of[0] == row.title
+    terms = store.lexical_texts([row.id], ("terms",))[row.id].split(" | ")
+    assert set(names_of[1:]) <= set(terms)

@@ -10,7 +10,7 @@ from typing import Sequence
 from embeddings.files import DigestMemo, file_digest
 from embeddings.records import SystemInfo
 
-FORMAT = 2  # 2: the claim column (short descriptions) and the mined abbreviations table
+FORMAT = 3  # 2: the claim column (short descriptions) and the mined abbreviations table; 3: the names table
 MANIFEST = "manifest.json"
 CATALOGUE = "catalogue.sqlite"
 GROUPINGS = "groupings.sqlite"
@@ -36,6 +36,8 @@ CREATE TABLE content (system TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT N
 CREATE TABLE mentions (system TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL,
     text TEXT NOT NULL);
 CREATE INDEX mentions_code ON mentions(system, key);
+CREATE TABLE names (id INTEGER NOT NULL, name TEXT NOT NULL);
+CREATE INDEX names_id ON names(id);
 """
 
 GROUPINGS_SCHEMA = """

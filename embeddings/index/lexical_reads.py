@@ -70,6 +70,19 @@ class LexicalReads:
                                     list(ids))
         return {int(r[0]): " | ".join(r[1:]) for r in found}
 
+    def official_names(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        """Each row's official names: its title, then its own synonyms and the phrases other codes' notes use for it
+        (never generated wording, which the `terms` column also holds)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        found: dict[int, list[str]] = {int(i): [str(t)] for i, t in self._catalogue.all(
+            f"SELECT rowid, title FROM lexical WHERE rowid IN ({marks})", list(ids))}
+        for i, name in self._catalogue.all(f"SELECT id, name FROM names WHERE id IN ({marks}) ORDER BY rowid",
+                                           list(ids)):
+            found.setdefault(int(i), []).append(str(name))
+        return found
+
     def claims(self, expression: str, system: str | None, limit: int) -> list[tuple[int, str]]:
         """(row id, claim text) of rows whose claim text matches the FTS5 expression, shortest claim first."""
         systems, where = self._systems_clause(system)

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from service.search import query as q
-from service.search.engine import Hit, SearchEngine, SearchResult, matched_words
+from service.search.engine import Hit, SearchEngine, SearchResult
+from service.search.reasons import matched_words
 
 CALIBRATION_FILE = Path(__file__).with_name("autocode.json")
 FEATURES = ("bias", "top_score", "margin", "exact_code", "semantic", "coverage", "all_words", "billable", "few_hits",

@@ -1,7 +1,6 @@
 """Hybrid search: validates a request, runs the retrieval paths, fuses them and steers the top by query cues."""
 from __future__ import annotations
 
-import re
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from service.search import query as q
 from service.search import understanding as qu
 from service.search.fusion import Candidate, Fusion
 from service.search.intent import CONDITION_MIN_TITLES
+from service.search.reasons import lexical_reason, matched_words
 from service.search.retrievers import CodeRetriever, DenseRetriever, LexicalRetriever, QueryEmbeddings
 from service.search.rolldown import SPECIFIC_WORDS, roll_down
 
@@ -30,7 +30,6 @@ DEFAULT_FEATURES = frozenset(qu.FEATURES)
 FLAT_FEATURES = DEFAULT_FEATURES - {"families"}
 INACTIVE_FACTOR = 0.5
 PATH_THREADS = 4  # meaning-path threads: queries of a server's request threads wait their turn beyond this
-_TITLE_WORD = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -256,7 +255,8 @@ class SearchEngine:
         for reason in why:
             if reason == "lexical":
                 matched = matched_words(row.title, words)
-                reasons.append("words: " + ", ".join(matched) if matched else "synonyms, or notes that name it")
+                names = [] if matched else self.store.official_names([row.id]).get(row.id, [])[1:]
+                reasons.append(lexical_reason(row.title, names, words))
                 if isinstance(u, qu.Understood):
                     reasons += [f"expanded {e}" for e in u.expansions
                                 if matched_words(row.title, tuple(q.tokens(e.expansion))) and e.term not in matched]
@@ -292,9 +292,3 @@ def _paths() -> ThreadPoolExecutor:
         if not _POOL:
             _POOL.append(ThreadPoolExecutor(max_workers=PATH_THREADS, thread_name_prefix="medcodes-meaning"))
         return _POOL[0]
-
-
-def matched_words(title: str, words: tuple[str, ...]) -> list[str]:
-    """Query words found in a title, comparing the first STEM letters so 'fractures' matches 'fracture'."""
-    title_words = {w[:q.STEM] for w in _TITLE_WORD.findall(title.lower())}
-    return [w for w in words if w[:q.STEM] in title_words]

@@ -42,8 +42,8 @@ def named_first(ranked: list[int], query: str, fusion: Fusion, store: IndexStore
     if not any(key_sets):
         return ranked
     head = ranked[:DEPTH]
-    texts = store.lexical_texts(head, ("title", "terms"))
-    bags = {i: {_bag(name, official=True) for name in texts.get(i, "").split(" | ")} for i in head}
+    names = store.official_names(head)
+    bags = {i: {_bag(name, official=True) for name in names.get(i, ())} for i in head}
     named = list(dict.fromkeys(i for keys in key_sets for i in head if bags[i] & keys))
     if any(fusion.scores[i] >= EXACT_CODE_BOOST and i not in named for i in head):
         return ranked  # claim text equal to another code's is already pinned first
