@@ -33,6 +33,7 @@ class Document:
     # Its official names beside the title: its own synonyms and the phrases other codes' notes use for it. Generated
     # wording (parallel wordings, authored packs) is searchable in `terms` but never one of these.
     names: tuple[str, ...] = ()
+    wordings: tuple[str, ...] = ()  # generated names: near codes' synonyms reworded for this code (`analogies`)
 
 
 def build_documents(codes: Iterable[Code], titles: Mapping[tuple[str, str], str],
@@ -134,6 +135,7 @@ def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: f
         claim=spell_slashes(code.short) if code.short and code.short not in dropped else "",
         synonyms=tuple(terms),
         names=tuple(dict.fromkeys(terms + list(named or ()))),
+        wordings=tuple(parallel or ()),
     )
 
 

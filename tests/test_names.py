@@ -9,8 +9,12 @@ def _store(texts: dict[int, str], billable: set[int], keys: dict[int, str] | Non
     keys = keys or {i: f"X{i}" for i in texts}
 
     def official_names(ids):
-        return {i: texts[i].split(" | ") for i in ids if i in texts}
-    return SimpleNamespace(official_names=official_names, billable={i: i in billable for i in texts}, key_of=keys,
+        return {i: [n for n in texts[i].split(" | ") if not n.startswith("~")] for i in ids if i in texts}
+
+    def generated_names(ids):  # written here with a leading '~'
+        return {i: [n[1:] for n in texts[i].split(" | ") if n.startswith("~")] for i in ids if i in texts}
+    return SimpleNamespace(official_names=official_names, generated_names=generated_names,
+                           billable={i: i in billable for i in texts}, key_of=keys,
                            system_of={i: "icd10cm" for i in texts},
                            rows=lambda ids: {i: SimpleNamespace(kind="category", title=texts[i].split(" | ")[0])
                                              for i in ids})
@@ -67,6 +71,18 @@ def test_a_table_term_spelt_out_names_a_code_in_any_word_order_after_the_querys_
     cancer = [SimpleNamespace(term="cancer", expansion="malignant neoplasm")]
     fusion = _fusion({0: 3, 1: 2, 2: 1})
     assert names.named_first([0, 1, 2], "colon cancer unspecified", fusion, store, spelt=cancer)[0] == 2
+
+
+def test_a_generated_name_names_a_code_after_the_official_ones_and_says_so():
+    texts = {1: "Chronic embolism and thrombosis of soleal vein", 2: "Acute embolism of calf vein | ~Acute soleal vein",
+             3: "Acute embolism of soleal vein NOS"}
+    fusion = _fusion({1: 3, 2: 2, 3: 1})
+    ranked = names.named_first([1, 2, 3], "acute soleal vein", fusion, _store(texts, billable={1, 2, 3}))
+    assert ranked == [2, 1, 3] and fusion.reasons[2] == [names.WHY_MADE]
+    fusion = _fusion({1: 3, 2: 2, 3: 1})
+    texts[3] = "Acute embolism of soleal vein NOS | Acute soleal vein"
+    assert names.named_first([1, 2, 3], "acute soleal vein", fusion, _store(texts, billable={1, 2, 3})) == [3, 2, 1]
+    assert fusion.reasons[3] == [names.WHY]
 
 
 def test_a_built_index_gives_official_names_only(engine):

@@ -36,7 +36,7 @@ CREATE TABLE content (system TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT N
 CREATE TABLE mentions (system TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL,
     text TEXT NOT NULL);
 CREATE INDEX mentions_code ON mentions(system, key);
-CREATE TABLE names (id INTEGER NOT NULL, name TEXT NOT NULL);
+CREATE TABLE names (id INTEGER NOT NULL, name TEXT NOT NULL, official INTEGER NOT NULL);
 CREATE INDEX names_id ON names(id);
 """
 

@@ -73,14 +73,23 @@ class LexicalReads:
     def official_names(self, ids: Sequence[int]) -> dict[int, list[str]]:
         """Each row's official names: its title, then its own synonyms and the phrases other codes' notes use for it
         (never generated wording, which the `terms` column also holds)."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
         found: dict[int, list[str]] = {int(i): [str(t)] for i, t in self._catalogue.all(
-            f"SELECT rowid, title FROM lexical WHERE rowid IN ({marks})", list(ids))}
-        for i, name in self._catalogue.all(f"SELECT id, name FROM names WHERE id IN ({marks}) ORDER BY rowid",
-                                           list(ids)):
-            found.setdefault(int(i), []).append(str(name))
+            f"SELECT rowid, title FROM lexical WHERE rowid IN ({','.join('?' * len(ids))})", list(ids))} if ids else {}
+        for i, names in self._listed_names(ids, official=True).items():
+            found.setdefault(i, []).extend(names)
+        return found
+
+    def generated_names(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        """Each row's generated names: near codes' synonyms reworded for it (`embeddings.analogies`)."""
+        return self._listed_names(ids, official=False)
+
+    def _listed_names(self, ids: Sequence[int], official: bool) -> dict[int, list[str]]:
+        """The names table's official synonyms or generated names of the rows, in the order the build wrote them."""
+        found: dict[int, list[str]] = {}
+        if ids:
+            sql = f"SELECT id, name FROM names WHERE official = ? AND id IN ({','.join('?' * len(ids))}) ORDER BY rowid"
+            for i, name in self._catalogue.all(sql, [int(official), *ids]):
+                found.setdefault(int(i), []).append(str(name))
         return found
 
     def claims(self, expression: str, system: str | None, limit: int) -> list[tuple[int, str]]:

@@ -35,7 +35,9 @@ def write_catalogue(path: Path, infos: Sequence[SystemInfo], codes: Sequence[Cod
         db.executemany("INSERT INTO codes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         db.executemany("INSERT INTO lexical(rowid, title, terms, context, claim) VALUES (?,?,?,?,?)",
                        ((n, d.title, d.terms, d.context, d.claim) for n, d in enumerate(docs)))
-        db.executemany("INSERT INTO names VALUES (?, ?)", ((n, name) for n, d in enumerate(docs) for name in d.names))
+        db.executemany("INSERT INTO names VALUES (?, ?, ?)", [(n, name, official) for n, d in enumerate(docs)
+                                                              for official, found in ((1, d.names), (0, d.wordings))
+                                                              for name in found])
         db.executemany("INSERT INTO abbreviations VALUES (?, ?)", sorted((abbreviations or {}).items()))
         db.executemany("INSERT INTO content VALUES (?, ?, ?, ?)",
                        [(e.system, code_key(e.code), e.source, json.dumps(e.sections)) for e in content])

@@ -17,6 +17,9 @@ DEPTH = 40  # candidates looked at
 MAX_WORDS = 8  # a longer query is a description, not a name
 CATEGORIES = frozenset({"category", "subcategory", "code"})  # not chapters or blocks: a heading is never coded
 WHY = "official name"
+# A generated name (a near code's synonym reworded for this code, see embeddings.analogies) also names a code, after
+# the official ones, and says it is generated.
+WHY_MADE = "name made from a near code's synonym"
 # Coders read words in parentheses or brackets as nonessential modifiers, and NOS ('not otherwise specified')
 # marks the name as the default; neither is part of what a name says.
 _NONESSENTIAL = re.compile(r"\([^)]*\)|\[[^\]]*\]")
@@ -32,7 +35,8 @@ def name_key(text: str, official: bool = True) -> tuple[str, ...]:
 
 def named_first(ranked: list[int], query: str, fusion: Fusion, store: IndexStore, said: frozenset[str] | None = None,
                 spelt: Iterable[Expansion] = ()) -> list[int]:
-    """The top DEPTH with the codes named exactly as the query first, each in its order so far. An ICD-10-CM
+    """The top DEPTH with the codes named exactly as the query first, each in its order so far, official names
+    before generated ones. An ICD-10-CM
     category of that name comes after its default codable code ('Lymphoma NOS' is C85.9's: C85.90 goes first),
     the best descendant among the candidates that adds nothing unsaid (`said`, see rolldown). `spelt`: the query's
     table terms, each also read in place of its term ('colon cancer' names C18, 'Malignant neoplasm of colon'). Word
@@ -42,21 +46,26 @@ def named_first(ranked: list[int], query: str, fusion: Fusion, store: IndexStore
     if not any(key_sets):
         return ranked
     head = ranked[:DEPTH]
-    names = store.official_names(head)
-    bags = {i: {_bag(name, official=True) for name in names.get(i, ())} for i in head}
-    named = list(dict.fromkeys(i for keys in key_sets for i in head if bags[i] & keys))
+    tiers = [(store.official_names(head), WHY), (store.generated_names(head), WHY_MADE)]
+    bags = [({i: {_bag(n, official=True) for n in found.get(i, ())} for i in head}, why) for found, why in tiers]
+    named: dict[int, str] = {}  # id -> why, the query's own words first, official names before generated ones
+    for keys in key_sets:
+        for tier, why in bags:
+            for i in head:
+                if tier[i] & keys:
+                    named.setdefault(i, why)
     if any(fusion.scores[i] >= EXACT_CODE_BOOST and i not in named for i in head):
         return ranked  # claim text equal to another code's is already pinned first
     rows = store.rows([i for i in named if not store.billable[i]])
     first: dict[int, str] = {}  # id -> why
-    for i in named:
+    for i, why in named.items():
         if store.billable[i]:
-            first.setdefault(i, WHY)
+            first.setdefault(i, why)
         elif i in rows and rows[i].kind in CATEGORIES and store.system_of[i] == "icd10cm":
             child = best_descendant(i, ranked, fusion, store, said)
             if child is not None:
                 first.setdefault(child, f"codable code under {display_code(store.system_of[i], store.key_of[i])}")
-                first.setdefault(i, WHY)
+                first.setdefault(i, why)
     if not first:
         return ranked
     top = max(fusion.scores[i] for i in head)
