@@ -8,7 +8,7 @@ from service.search import operations as ops
 from service.search import steering
 from service.search import understanding as qu
 from service.search.fusion import Fusion
-from service.search.rolldown import roll_down
+from service.search.rolldown import roll_down, says_default
 
 REMOVALS = ["Removal of Drainage Device from Gallbladder, Open Approach",
             "Removal of Spacer from Right Knee Joint, Percutaneous Approach",
@@ -149,6 +149,18 @@ def test_roll_down_of_a_short_query_takes_the_codable_code_without_an_unsaid_com
     assert roll_down(fusion.ranked(), fusion, store, specific=False, said=said) == [0, 2, 1, 3]
     fusion = Fusion(60, scores=dict(scores), reasons={i: [] for i in range(4)})
     assert roll_down(fusion.ranked(), fusion, store, specific=False, said=said | {"infec", "necro"})[:2] == [0, 1]
+
+
+def test_roll_down_of_a_short_query_prefers_the_descendant_that_only_says_its_heading_unspecified():
+    store = _store(["F20", "F200", "F209", "H919", "H9193", "H9190"], [False, True, True, False, True, True])
+    titles = ["Schizophrenia", "Paranoid schizophrenia", "Schizophrenia, unspecified", "Unspecified hearing loss",
+              "Unspecified hearing loss, bilateral", "Unspecified hearing loss, unspecified ear"]
+    store.rows = lambda ids: {i: SimpleNamespace(title=titles[i]) for i in ids}
+    fusion = Fusion(60, scores={0: 1.0, 1: 0.9, 2: 0.5, 3: 0.45, 4: 0.4, 5: 0.3}, reasons={i: [] for i in range(6)})
+    said = frozenset({"schiz", "heari", "loss"})
+    assert roll_down(fusion.ranked(), fusion, store, specific=False, said=said) == [0, 2, 1, 3, 5, 4]
+    assert says_default("Gastric ulcer", "Gastric ulcer, unspecified as acute or chronic, without hemorrhage")
+    assert not says_default("Fracture of lower leg", "Unspecified fracture of right lower leg")
 
 
 def test_roll_down_names_the_heading_as_it_is_written():

@@ -14,6 +14,8 @@ ROLL_DEPTH = 10  # non-billable candidates among the top this many are rolled do
 SPECIFIC_WORDS = 3
 LOOK = 30  # the best-scoring descendants whose titles are read for a default one
 _WITH = re.compile(r"\bwith\b([^,]*)")
+_PARTS = re.compile(r"[,;]")
+SIDES = frozenset({"right", "left", "bilateral"})
 
 
 def roll_down(ranked: list[int], fusion: Fusion, store: IndexStore, specific: bool,
@@ -46,10 +48,27 @@ def best_descendant(parent: int, candidates: list[int], fusion: Fusion, store: I
                     and store.key_of[i].startswith(key)), key=lambda i: -fusion.scores[i])
     if not found or said is None or system.endswith("pcs"):  # a PCS 'with' names a device, not a complication
         return found[0] if found else None
-    rows = store.rows(found[:LOOK])
+    rows = store.rows(found[:LOOK] + [parent])
     # The code without the complication the query does not name is the default one: 'pancreatitis' is acute
-    # pancreatitis without necrosis or infection, not the one with infected necrosis that scored higher.
-    return next((i for i in found[:LOOK] if i in rows and not adds_unsaid(rows[i].title, said)), found[0])
+    # pancreatitis without necrosis or infection, not the one with infected necrosis that scored higher. Of those,
+    # the one that only says its heading unspecified is the default ('Schizophrenia, unspecified', not 'Paranoid
+    # schizophrenia', for 'schizophrenia').
+    fitting = [i for i in found[:LOOK] if i in rows and not adds_unsaid(rows[i].title, said)]
+    heading = rows[parent].title if parent in rows else ""
+    return next((i for i in fitting if says_default(heading, rows[i].title)), fitting[0] if fitting else found[0])
+
+
+def says_default(heading: str, title: str) -> bool:
+    """True when a title adds to its heading's words only what a default code says: parts that start with
+    'unspecified' (naming no side) or 'without', and NOS ('Gastric ulcer, unspecified as acute or chronic, without
+    hemorrhage or perforation' under 'Gastric ulcer'; 'Unspecified hearing loss, unspecified ear')."""
+    known = {w[:q.STEM] for w in q.tokens(heading)} | {"unspe", "nos"}
+    for part in _PARTS.split(title.lower()):
+        words = [w for w in q.tokens(part) if w not in q.STOPWORDS]
+        new = {w for w in words if w[:q.STEM] not in known}
+        if new and not (words[0] == "without" or (words[0] == "unspecified" and not new & SIDES)):
+            return False
+    return True
 
 
 def adds_unsaid(title: str, said: frozenset[str]) -> bool:
