@@ -13,7 +13,7 @@ from embeddings.index.rows import CodeRow
 from embeddings.index.store import IndexStore
 from embeddings.settings import Settings
 from service.errors import QueryError
-from service.search import coverage, families, morphology, names, newtech, ranker, spelling, steering, terms
+from service.search import coverage, families, headings, morphology, names, newtech, ranker, spelling, steering, terms
 from service.search import operations as ops
 from service.search import query as q
 from service.search import understanding as qu
@@ -27,7 +27,7 @@ MODES = ("hybrid", "lexical", "dense")
 # Query-understanding features on by default; the evaluation's ablation says what each one adds.
 DEFAULT_FEATURES = frozenset(qu.FEATURES)
 # For lists with one code per row and no room for siblings (FHIR $expand, CTSS): every code keeps its own row.
-FLAT_FEATURES = DEFAULT_FEATURES - {"families"}
+FLAT_FEATURES = DEFAULT_FEATURES - {"families", "headings"}
 INACTIVE_FACTOR = 0.5
 PATH_THREADS = 4  # meaning-path threads: queries of a server's request threads wait their turn beyond this
 
@@ -163,6 +163,8 @@ class SearchEngine:
         folding = "families" in features and families.applies(ranked, fusion, u)
         if folding:
             ranked, folded = families.fold(ranked, self.store)
+        if "headings" in features and not parsed.code and billable is not False:
+            ranked = headings.fold(ranked, self.store, folded)
         page = ranked[offset:offset + limit]
         if folding and u.encounter == steering.UNSTATED:  # read as unstated, not merely unread (feature off)
             page = families.initial_holders(page, folded, fusion, self.store)

@@ -19,7 +19,7 @@ from service.search.terms import covered as _covered
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
 FEATURES = ("expand", "expand_dense", "abbrev", "spell", "spell_dense", "laterality", "encounter", "intent", "operations",
             "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors", "morphology", "claim_parts", "history",
-            "compounds", "poisoning_intent", "new_technology", "defaults", "terms", "families", "approach", "names")
+            "compounds", "poisoning_intent", "new_technology", "defaults", "terms", "families", "approach", "names", "headings")
 SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "bilat": "bilateral", "both": "bilateral"}
 # Claim text names a 7th character by itself: 'Disp fx of head of r rad, 7thN' is the code ending in N.
 _SEVENTH = re.compile(r"^7th([a-z0-9])$")
