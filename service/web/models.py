@@ -27,8 +27,9 @@ class HitOut(BaseModel):
     score: float
     reasons: list[str] = Field(description="why the code matched: code, code prefix, words: ..., semantic ...")
     url: str = Field(description="the code page")
-    variants: list[VariantOut] = Field([], description="ICD-10-CM codes this hit stands for in the list: its other "
-                                                       "7th characters (encounter, healing, sequela) and their stem")
+    variants: list[VariantOut] = Field([], description="codes this hit stands for in the list: its other 7th "
+                                                       "characters (encounter, healing, sequela), their stem, and the "
+                                                       "headings above it (label 'heading (not codable)')")
 
 
 class SearchOut(BaseModel):
