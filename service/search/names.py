@@ -47,7 +47,14 @@ def named_first(ranked: list[int], query: str, fusion: Fusion, store: IndexStore
         return ranked
     head = ranked[:DEPTH]
     tiers = [(store.official_names(head), WHY), (store.generated_names(head), WHY_MADE)]
-    bags = [({i: {_bag(n, official=True) for n in found.get(i, ())} for i in head}, why) for found, why in tiers]
+    # A name's key is only worked out when the name holds the first letters of every word of some key (a word's
+    # singular keeps its first three letters): most candidates' names are skipped at the cost of a substring test.
+    starts = [{w[:3] for w in key} for keys in key_sets for key in keys]
+
+    def bags_of(names: list[str]) -> set[tuple[str, ...]]:
+        return {_bag(n, official=True) for n in names
+                if not n.isascii() or any(all(w in n.lower() for w in first) for first in starts)}
+    bags = [({i: bags_of(found.get(i, [])) for i in head}, why) for found, why in tiers]
     named: dict[int, str] = {}  # id -> why, the query's own words first, official names before generated ones
     for keys in key_sets:
         for tier, why in bags:
