@@ -33,7 +33,8 @@ def test_longest_table_term_wins_and_keeps_the_original_words(table):
 def test_a_two_word_term_said_the_other_way_round_or_apart_is_still_the_term(table):
     understanding = qu.Understanding(table, None)
     for text, term in [("attack of the heart", "heart attack"), ("stone in the kidney", "kidney stone"),
-                       ("tubes put in ears", "ear tubes"), ("replacement of the left knee", "knee replacement")]:
+                       ("tubes put in ears", "ear tubes"), ("replacement of the left knee", "knee replacement"),
+                       ("born too early", "born early")]:
         u = understanding.understand(text, None, ALL)
         expansions = {e.expansion for e in table[terms.table_key(term.split())]}
         assert expansions <= {e.expansion for e in u.expansions}, text

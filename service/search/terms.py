@@ -120,8 +120,11 @@ def sided(words: list[str], matches: Matches) -> Matches:
 
 
 # Words that may stand between the two words of a table term said apart: 'tubes put in the ears' (ear tubes),
-# 'replacement of the left knee' (a side is read from every word of the query all the same).
-FILLERS = frozenset("put puts putting placed placing inserted inserting left right bilateral".split())
+# 'replacement of the left knee' (a side is read from every word of the query all the same), and words of degree
+# no ICD-10 title uses ('born too early' is born early: a preterm newborn; 'extremely' is left out, since 'extremely
+# low birth weight' is a code of its own).
+FILLERS = frozenset("put puts putting placed placing inserted inserting left right bilateral "
+                    "too very really so quite pretty bit super".split())
 MAX_APART = 3  # words between them at most
 _BETWEEN = q.STOPWORDS | FILLERS
 
