@@ -1,7 +1,8 @@
 """One Document per code: a short text to embed and weighted fields for lexical (FTS5) search."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 from embeddings.abbreviations import spell_slashes
@@ -15,6 +16,10 @@ from embeddings.records import Code
 MAX_TERMS_EMBEDDED = 6
 MAX_DESCRIPTION_EMBEDDED = 400
 
+
+_WORD = re.compile(r"[a-z0-9]+")
+# Words a default code's title adds to what it names ('Urinary tract infection, site not specified').
+_DEFAULT_WORDS = frozenset("unspecified specified site not nos other of the and or in a an to".split())
 
 # Chapters and blocks are too broad for their notes to describe each code under them.
 INHERITING_KINDS = frozenset({"category", "subcategory", "code"})
@@ -30,8 +35,8 @@ class Document:
     context: str  # hierarchy titles, axis labels and the synonyms the code inherits from its ancestors
     claim: str = ""  # the CMS short description (abbreviated claim text)
     synonyms: tuple[str, ...] = ()  # the code's own official synonyms, each also embedded on its own
-    # Its official names beside the title: its own synonyms and the phrases other codes' notes use for it. Generated
-    # wording (parallel wordings, authored packs) is searchable in `terms` but never one of these.
+    # Its official names beside the title: its own synonyms and the phrases other codes' excludes notes use for it.
+    # Generated wording (parallel wordings, authored packs) is searchable in `terms` but never one of these.
     names: tuple[str, ...] = ()
     wordings: tuple[str, ...] = ()  # generated names: near codes' synonyms reworded for this code (`analogies`)
 
@@ -54,10 +59,25 @@ def build_documents(codes: Iterable[Code], titles: Mapping[tuple[str, str], str]
     own = {key: terms + named.get(key, []) for key, terms in official.items()}
     covers = covered_titles(codes, held_out)
     parallel = parallel_wordings(codes, lambda c: official[(c.system, c.code)], INHERITING_KINDS)
-    return [build_document(c, titles, held_out.get((c.system, c.code), frozenset()), content.get((c.system, c.code)),
+    docs = [build_document(c, titles, held_out.get((c.system, c.code), frozenset()), content.get((c.system, c.code)),
                            inherited(c, own), named.get((c.system, c.code), []), covers.get((c.system, c.code)),
                            parallel.get((c.system, c.code)))
             for c in codes]
+    return [replace(d, names=tuple(dict.fromkeys(d.synonyms + tuple(
+                m.text for m in found.get((d.system, d.code), ()) if names_whole(m, d.title)))))
+            for d in docs]
+
+
+def names_whole(mention: Mention, title: str) -> bool:
+    """An excludes note names a condition whole, to tell it apart ('positive PPD (R76.11)'). An instruction (code
+    also, use additional, code first) names what else to code, at times only in its own code's context ('Code also
+    associated abscess (J85.1)' under pneumonia): it names the code only when it says every word of the code's
+    title but those of a default ('urinary tract infection' is N39.0's 'Urinary tract infection, site not
+    specified'); otherwise it is searchable wording of the code, not one of its names."""
+    if mention.kind.startswith("excludes"):
+        return True
+    said = set(_WORD.findall(mention.text.lower()))
+    return not {w for w in _WORD.findall(title.lower()) if w not in _DEFAULT_WORDS} - said
 
 
 def inherited(code: Code, own: Mapping[tuple[str, str], list[str]]) -> list[str]:
@@ -134,7 +154,6 @@ def build_document(code: Code, titles: Mapping[tuple[str, str], str], dropped: f
         # 'w/o' spelt out, or the tokenizer would index it as the letters 'w' and 'o' (and 'w' reads as 'with').
         claim=spell_slashes(code.short) if code.short and code.short not in dropped else "",
         synonyms=tuple(terms),
-        names=tuple(dict.fromkeys(terms + list(named or ()))),
         wordings=tuple(parallel or ()),
     )
 

@@ -65,3 +65,18 @@ def test_held_out_synonyms_reword_nothing_and_the_wording_is_searchable_not_embe
     assert docs["I82.56"].names == ("Chronic embolism and thrombosis of soleal vein",)
     held_docs = {d.code: d for d in build_documents(CODES, titles, held)}
     assert "soleal" not in held_docs["I82.46"].terms
+
+
+def test_excludes_notes_name_a_code_and_instructions_only_word_it():
+    from embeddings.crossrefs import Mention
+    codes = CODES[:2]
+    titles = {(c.system, c.code): c.title for c in codes}
+    found = {("icd10cm", "I82.46"): [Mention("calf vein thrombosis", "I80", "excludes1"),
+                                      Mention("associated thrombosis", "I26", "code_also"),
+                                      Mention("acute embolism and thrombosis of calf muscular vein NOS", "I26",
+                                              "use_additional")]}
+    doc = {d.code: d for d in build_documents(codes, titles, found=found)}["I82.46"]
+    # an instruction that says less than the title names the code only in its note's context
+    assert "calf vein thrombosis" in doc.names and "associated thrombosis" not in doc.names
+    assert "associated thrombosis" in doc.terms
+    assert "acute embolism and thrombosis of calf muscular vein NOS" in doc.names
