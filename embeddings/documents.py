@@ -35,8 +35,8 @@ class Document:
     context: str  # hierarchy titles, axis labels and the synonyms the code inherits from its ancestors
     claim: str = ""  # the CMS short description (abbreviated claim text)
     synonyms: tuple[str, ...] = ()  # the code's own official synonyms, each also embedded on its own
-    # Its official names beside the title: its own synonyms and the phrases other codes' excludes notes use for it.
-    # Generated wording (parallel wordings, authored packs) is searchable in `terms` but never one of these.
+    # Its official names beside the title: its own synonyms and the phrases other codes' notes name it by (see
+    # `names_whole`). Generated wording (parallel wordings, authored packs) is searchable in `terms`, never a name.
     names: tuple[str, ...] = ()
     wordings: tuple[str, ...] = ()  # generated names: near codes' synonyms reworded for this code (`analogies`)
 

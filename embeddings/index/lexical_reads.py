@@ -71,8 +71,8 @@ class LexicalReads:
         return {int(r[0]): " | ".join(r[1:]) for r in found}
 
     def official_names(self, ids: Sequence[int]) -> dict[int, list[str]]:
-        """Each row's official names: its title, then its own synonyms and the phrases other codes' notes use for it
-        (never generated wording, which the `terms` column also holds)."""
+        """Each row's official names: its title, then its own synonyms and the phrases other codes' notes name it by
+        (see `documents.names_whole`); never generated wording, which the `terms` column also holds."""
         found: dict[int, list[str]] = {int(i): [str(t)] for i, t in self._catalogue.all(
             f"SELECT rowid, title FROM lexical WHERE rowid IN ({','.join('?' * len(ids))})", list(ids))} if ids else {}
         for i, names in self._listed_names(ids, official=True).items():

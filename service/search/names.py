@@ -36,11 +36,11 @@ def name_key(text: str, official: bool = True) -> tuple[str, ...]:
 def named_first(ranked: list[int], query: str, fusion: Fusion, store: IndexStore, said: frozenset[str] | None = None,
                 spelt: Iterable[Expansion] = ()) -> list[int]:
     """The top DEPTH with the codes named exactly as the query first, each in its order so far, official names
-    before generated ones. An ICD-10-CM
-    category of that name comes after its default codable code ('Lymphoma NOS' is C85.9's: C85.90 goes first),
-    the best descendant among the candidates that adds nothing unsaid (`said`, see rolldown). `spelt`: the query's
-    table terms, each also read in place of its term ('colon cancer' names C18, 'Malignant neoplasm of colon'). Word
-    order is no part of a name, and a name the query says in its own words goes before one its terms spell out."""
+    before generated ones. An ICD-10-CM category of that name comes after its default codable code ('Lymphoma
+    NOS' is C85.9's: C85.90 goes first), the best descendant among the candidates that adds nothing unsaid (`said`,
+    see rolldown). `spelt`: the query's table terms, each also read in place of its term ('colon cancer' names C18,
+    'Malignant neoplasm of colon'). Word order is no part of a name, and a name the query says in its own words
+    goes before one its terms spell out."""
     key_sets = [{_bag(query)}, {_bag(_spell(query, e.term, e.expansion)) for e in spelt}]
     key_sets = [{k for k in keys if 0 < len(k) <= MAX_WORDS} for keys in key_sets]
     if not any(key_sets):
