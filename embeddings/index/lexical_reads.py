@@ -70,11 +70,13 @@ class LexicalReads:
                                     list(ids))
         return {int(r[0]): " | ".join(r[1:]) for r in found}
 
-    def official_names(self, ids: Sequence[int]) -> dict[int, list[str]]:
-        """Each row's official names: its title, then its own synonyms and the phrases other codes' notes name it by
-        (see `documents.names_whole`); never generated wording, which the `terms` column also holds."""
+    def official_names(self, ids: Sequence[int], title: bool = True) -> dict[int, list[str]]:
+        """Each row's official names: its title (unless `title` is False), then its own synonyms and the phrases
+        other codes' notes name it by (see `documents.names_whole`); never generated wording, which the `terms`
+        column also holds."""
         found: dict[int, list[str]] = {int(i): [str(t)] for i, t in self._catalogue.all(
-            f"SELECT rowid, title FROM lexical WHERE rowid IN ({','.join('?' * len(ids))})", list(ids))} if ids else {}
+            f"SELECT rowid, title FROM lexical WHERE rowid IN ({','.join('?' * len(ids))})", list(ids))} \
+            if ids and title else {}
         for i, names in self._listed_names(ids, official=True).items():
             found.setdefault(i, []).extend(names)
         return found

@@ -169,9 +169,12 @@ class SearchEngine:
         if folding and u.encounter == steering.UNSTATED:  # read as unstated, not merely unread (feature off)
             page = families.initial_holders(page, folded, fusion, self.store)
         rows = self.store.rows(page + [j for i in page for j in folded.get(i, ())])
+        # The synonyms of word matches whose titles lack the query's words, read at once, for their reasons.
+        synonyms = self.store.official_names([i for i in page if i in rows and "lexical" in fusion.reasons[i]
+                                              and not matched_words(rows[i].title, u.any_words)], title=False)
         hits = tuple(self._hit(rows[i], fusion.scores[i], fusion.reasons[i], u,
-                               tuple(families.variant(rows[i], rows[j]) for j in folded.get(i, ()) if j in rows))
-                     for i in page if i in rows)
+                               tuple(families.variant(rows[i], rows[j]) for j in folded.get(i, ()) if j in rows),
+                               synonyms.get(i, [])) for i in page if i in rows)
         return SearchResult(parsed.text, hits, len(ranked), round((time.perf_counter() - started) * 1000, 2), mode,
                             u.did_you_mean, tuple(str(e) for e in u.expansions), self.warming)
 
@@ -251,14 +254,15 @@ class SearchEngine:
         return ids
 
     def _hit(self, row: CodeRow, score: float, why: list[str], u: qu.Understood | tuple[str, ...],
-             variants: tuple[families.Variant, ...] = ()) -> Hit:
+             variants: tuple[families.Variant, ...] = (), synonyms: list[str] | None = None) -> Hit:
         words = u.any_words if isinstance(u, qu.Understood) else u
         reasons = []
         for reason in why:
             if reason == "lexical":
                 matched = matched_words(row.title, words)
-                names = [] if matched else self.store.official_names([row.id]).get(row.id, [])[1:]
-                reasons.append(lexical_reason(row.title, names, words))
+                if not matched and synonyms is None:
+                    synonyms = self.store.official_names([row.id], title=False).get(row.id, [])
+                reasons.append(lexical_reason(row.title, synonyms or [], words))
                 if isinstance(u, qu.Understood):
                     reasons += [f"expanded {e}" for e in u.expansions
                                 if matched_words(row.title, tuple(q.tokens(e.expansion))) and e.term not in matched]
