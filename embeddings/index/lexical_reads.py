@@ -75,7 +75,7 @@ class LexicalReads:
         other codes' notes name it by (see `documents.names_whole`); never generated wording, which the `terms`
         column also holds."""
         found: dict[int, list[str]] = {int(i): [str(t)] for i, t in self._catalogue.all(
-            f"SELECT rowid, title FROM lexical WHERE rowid IN ({','.join('?' * len(ids))})", list(ids))} \
+            f"SELECT id, title FROM codes WHERE id IN ({','.join('?' * len(ids))})", list(ids))} \
             if ids and title else {}
         for i, names in self._listed_names(ids, official=True).items():
             found.setdefault(i, []).extend(names)
