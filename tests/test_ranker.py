@@ -1,10 +1,13 @@
-"""The learned ranking stage: features, the logistic fit, and the engine using (or not using) the model."""
+"""The learned ranking stage: features, the logistic and tree fits, and the engine using (or not using) the model."""
+import json
+
 import numpy as np
+import pytest
 
 from service.evaluation import learn
 from service.evaluation import sets as es
 from service.search import query as q
-from service.search import ranker
+from service.search import ranker, trees
 from service.search.engine import DEFAULT_FEATURES, SearchEngine
 
 
@@ -105,3 +108,31 @@ def test_candidates_only_the_words_found_still_get_their_meaning_score(engine):
     assert all(score[head.index(i)] == fusion.similarity[i] for i in words_only)
     plain = engine.candidates(text, q.parse(text), None, "hybrid", DEFAULT_FEATURES - {"ranker"})[2]
     assert not plain.similarity  # RRF alone never reads it, so it is not computed
+
+
+def test_trees_learn_features_acting_together_and_score_as_lightgbm_does():
+    import lightgbm
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1200, len(ranker.FEATURES)))
+    y = ((x[:, 4] > 0) == (x[:, 12] > 0)).astype(float)  # the interaction a linear model cannot say
+    groups = np.repeat(np.arange(120), 10)
+    model = learn.fit_trees(x, y, groups)
+    assert learn.mrr(x, y, groups, model) > learn.mrr(x, y, groups, learn.fit(x, y, groups)) + 0.1
+    booster = lightgbm.LGBMRanker(**learn.TREE_PARAMS, random_state=learn.SEED, verbose=-1)
+    booster.fit(x, y, group=np.full(120, 10))
+    assert np.allclose(model.raw(x), booster.predict(x), atol=1e-9)
+    again = ranker.RankerModel.from_json(json.loads(json.dumps(model.to_json())))
+    assert again.trees is not None and np.array_equal(again.raw(x), model.raw(x))
+
+
+def test_trees_walk_each_tree_to_its_leaf_and_refuse_splits_they_cannot_read():
+    split = {"split_feature": 1, "threshold": 0.5, "decision_type": "<=", "missing_type": "None",
+             "left_child": {"leaf_value": 1.0},
+             "right_child": {"split_feature": 0, "threshold": 2.0, "decision_type": "<=", "missing_type": "None",
+                             "left_child": {"leaf_value": 10.0}, "right_child": {"leaf_value": 100.0}}}
+    model = trees.from_lightgbm({"tree_info": [{"tree_structure": split}, {"tree_structure": {"leaf_value": -0.5}}]})
+    x = np.array([[0.0, 0.5], [2.0, 0.6], [2.5, 0.6]])
+    assert model.depth == 2 and model.raw(x).tolist() == [0.5, 9.5, 99.5]
+    with pytest.raises(ValueError):
+        trees.from_lightgbm({"tree_info": [{"tree_structure": {**split, "decision_type": "=="}}]})

@@ -1,5 +1,5 @@
-"""The learned ranking stage: a pairwise-trained model over per-candidate features (linear by default, optionally
-with a hidden layer) replaces hand-set fusion weights."""
+"""The learned ranking stage: a model over per-candidate features (boosted trees, or a pairwise-trained linear
+model, optionally with a hidden layer) replaces hand-set fusion weights."""
 from __future__ import annotations
 
 import json
@@ -13,6 +13,7 @@ from embeddings.index.store import IndexStore
 from service.search import coverage, newtech
 from service.search import understanding as qu
 from service.search.fusion import Fusion
+from service.search.trees import Trees
 
 MODEL_FILE = Path(__file__).parent / "ranker.json"
 RANK_DEPTH = 120  # candidates (best fused first) the model scores; the rest keep their fused order after them
@@ -29,7 +30,7 @@ GAPS = (("title_slots_gap", "title_slots"), ("title_share_gap", "title_share"), 
 @dataclass(frozen=True)
 class RankerModel:
     """score = sigmoid(z·weights + bias + tanh(z·hidden + hidden_bias)·output), z the standardised features. Without
-    a hidden layer it is a linear (logistic) model."""
+    a hidden layer it is a linear (logistic) model. With trees, score = sigmoid(the trees' sum over raw features)."""
     names: tuple[str, ...]
     weights: np.ndarray
     bias: float
@@ -39,8 +40,11 @@ class RankerModel:
     hidden: np.ndarray | None = None  # features x units
     hidden_bias: np.ndarray | None = None
     output: np.ndarray | None = None
+    trees: Trees | None = None
 
     def raw(self, x: np.ndarray) -> np.ndarray:
+        if self.trees is not None:
+            return self.trees.raw(x)
         z = (x - self.mean) / self.scale
         value: np.ndarray = z @ self.weights + self.bias
         if self.hidden is not None and self.hidden_bias is not None and self.output is not None:
@@ -57,13 +61,16 @@ class RankerModel:
         if self.hidden is not None and self.hidden_bias is not None and self.output is not None:
             data |= {"hidden": self.hidden.round(6).tolist(), "hidden_bias": self.hidden_bias.round(6).tolist(),
                      "output": self.output.round(6).tolist()}
+        if self.trees is not None:
+            data["trees"] = self.trees.to_json()
         return data
 
     @classmethod
     def from_json(cls, data: dict) -> "RankerModel":
         layer = {k: np.array(data[k]) for k in ("hidden", "hidden_bias", "output") if k in data}
+        trees = Trees.from_json(data["trees"]) if "trees" in data else None
         return cls(tuple(data["features"]), np.array(data["weights"]), float(data["bias"]), np.array(data["mean"]),
-                   np.array(data["scale"]), dict(data.get("info", {})), **layer)
+                   np.array(data["scale"]), dict(data.get("info", {})), **layer, trees=trees)
 
 
 def load(path: Path = MODEL_FILE) -> RankerModel | None:
