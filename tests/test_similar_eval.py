@@ -65,7 +65,11 @@ def test_report_texts_carry_the_figures(measures):
 def test_open_engine_finds_a_relative_index_from_the_repository_root(fixture_settings, tmp_path, monkeypatch):
     root = NOTEBOOK.parent.parent
     relative = Path(os.path.relpath(Path(fixture_settings.index_dir).resolve(), root))
-    monkeypatch.chdir(tmp_path)
+    # Deeper than the path climbs, so it cannot reach the index from here whatever the checkout's depth (a clone
+    # as deep under /tmp as pytest's own folders once made it resolve from tmp_path itself).
+    away = tmp_path.joinpath(*["d"] * (len(relative.parts) + 1))
+    away.mkdir(parents=True)
+    monkeypatch.chdir(away)
     assert not relative.exists()
     engine = ev.open_engine(fixture_settings.replace(index_dir=relative))
     assert engine.store.directory == Path(fixture_settings.index_dir).resolve()
