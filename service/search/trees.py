@@ -46,8 +46,9 @@ class Trees:
 
 
 def from_lightgbm(dump: dict) -> Trees:
-    """Flattens LightGBM's `Booster.dump_model()`. Only plain numerical splits ('<=') are read; a model that needs
-    missing-value or categorical handling is refused rather than scored wrongly."""
+    """Flattens LightGBM's `Booster.dump_model()`. Only numerical splits ('<=') are read, a categorical one or one
+    that treats zero as missing is refused rather than scored wrongly; LightGBM's branch for a missing (NaN) value is
+    not kept, as the ranker's features are always finite."""
     feature: list[int] = []
     threshold: list[float] = []
     left: list[int] = []
