@@ -71,8 +71,9 @@ model: install build
 
 # The learned ranking stage (service/search/ranker.json): trained on query sets drawn apart from the evaluation
 # ones, held out of the held-out index like them; a few minutes. `make eval` then reports it against RRF.
+# ARGS="--model trees" fits LightGBM lambdarank instead of the linear model (measured, not the default).
 ranker: install-test build
-	$(BIN)/python -m service.evaluation.learn
+	$(BIN)/python -m service.evaluation.learn $(ARGS)
 
 # The best-match confidence (/api/autocode, search --best): fitted on half the lay queries, measured on the rest.
 calibrate: install-test build
