@@ -174,7 +174,7 @@ class SearchEngine:
                                               and not matched_words(rows[i].title, u.any_words)], title=False)
         hits = tuple(self._hit(rows[i], fusion.scores[i], fusion.reasons[i], u,
                                tuple(families.variant(rows[i], rows[j]) for j in folded.get(i, ()) if j in rows),
-                               synonyms.get(i, [])) for i in page if i in rows)
+                               tuple(synonyms.get(i, ()))) for i in page if i in rows)
         return SearchResult(parsed.text, hits, len(ranked), round((time.perf_counter() - started) * 1000, 2), mode,
                             u.did_you_mean, tuple(str(e) for e in u.expansions), self.warming)
 
@@ -254,15 +254,14 @@ class SearchEngine:
         return ids
 
     def _hit(self, row: CodeRow, score: float, why: list[str], u: qu.Understood | tuple[str, ...],
-             variants: tuple[families.Variant, ...] = (), synonyms: list[str] | None = None) -> Hit:
+             variants: tuple[families.Variant, ...] = (), synonyms: tuple[str, ...] = ()) -> Hit:
+        """`synonyms`: a word match's official synonyms when its title lacks the query's words (read by `search`)."""
         words = u.any_words if isinstance(u, qu.Understood) else u
         reasons = []
         for reason in why:
             if reason == "lexical":
                 matched = matched_words(row.title, words)
-                if not matched and synonyms is None:
-                    synonyms = self.store.official_names([row.id], title=False).get(row.id, [])
-                reasons.append(lexical_reason(row.title, synonyms or [], words))
+                reasons.append(lexical_reason(row.title, synonyms, words))
                 if isinstance(u, qu.Understood):
                     reasons += [f"expanded {e}" for e in u.expansions
                                 if matched_words(row.title, tuple(q.tokens(e.expansion))) and e.term not in matched]
