@@ -50,7 +50,10 @@ def test_exclusions_cover_every_query_and_held_out_code_of_the_sets(engine, tmp_
     path.write_text("\n".join(lines) + "\n")
     prefixes, texts = tp.read_exclusions(path)
     from service.evaluation import sets as es
-    for qset in es.query_sets(engine.store).values():
+    evaluation = es.query_sets(engine.store)
+    training = es.train_sets(engine.store, evaluation)  # the ranker's queries: unseen by the model as well
+    assert sum(len(s.queries) for s in training.values()) > 0
+    for qset in [*evaluation.values(), *training.values()]:
         for query in qset.queries:
             assert " ".join(query.text.split()).lower() in texts
             assert all(f"{query.system}:{p}" in prefixes for p in query.prefixes)

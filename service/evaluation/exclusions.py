@@ -16,9 +16,11 @@ OUT = repo_file("data", "model", "excluded.tsv")
 
 def exclusion_lines(store: IndexStore) -> list[str]:
     """'system<TAB>prefix' for every accepted prefix and held-out code of every set, 'text<TAB>query' for every
-    query: the codes a set measures and the wordings it asks with never become training pairs."""
+    query: the codes a set measures and the wordings it asks with never become training pairs. The ranker's
+    training sets are left out too: its dense-score feature must be as unseen on them as on evaluation queries."""
     prefixes, texts = set(), set()
-    for qset in es.query_sets(store).values():
+    evaluation = es.query_sets(store)
+    for qset in [*evaluation.values(), *es.train_sets(store, evaluation).values()]:
         for query in qset.queries:
             prefixes.update((query.system, p) for p in query.prefixes)
             texts.add(es.query_key(query.text))
