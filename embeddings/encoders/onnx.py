@@ -87,7 +87,7 @@ class OnnxEncoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        path, base = resolve_model(model_path)
+        path, base = resolve_model(model_path, Path(cache_dir))
         memo = DigestMemo(Path(cache_dir))  # each start would hash the model and its export again otherwise
         self.digest = model_digest(path, memo=memo)
         self.name = f"{base}@{self.digest[:12]}-{VARIANTS.get(variant, variant)}"

@@ -16,6 +16,7 @@ from embeddings.locate import repo_file
 from embeddings.training import pairs as tp
 
 OUT = repo_file("data", "model", "medcodes-minilm")
+PACKED = repo_file("data", "model", "medcodes-minilm-int8")  # the copy kept in the repository (int8 weight rows)
 MANIFEST = repo_file("data", "model", "training.json")
 EXCLUSIONS = repo_file("data", "model", "excluded.tsv")
 # keep_base: the share of the packaged model's weights averaged back into the trained ones (weight-space
@@ -128,12 +129,20 @@ def main(argv=None) -> int:
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
     parser.add_argument("--limit", type=int, default=0, help="train on the first N pairs only (a quick trial)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--packed", type=Path, default=PACKED,
+                        help="where the int8-packed copy goes (the one the repository keeps; '' to skip)")
     args = parser.parse_args(argv)
     if not args.exclude.exists():
         print(f"error: no exclusion file at {args.exclude}; write it with "
               "`python -m service.evaluation.exclusions` (make model does)", file=sys.stderr)
         return 2
     manifest = train(args.out, args.exclude, threads=args.threads, limit=args.limit)
+    if str(args.packed) not in ("", "."):
+        from embeddings.encoders import packed
+        record = packed.pack(args.out, args.packed)
+        manifest["packed"] = {"path": "data/model/" + args.packed.name, "format": record["format"],
+                              "weights_sha256": record["weights_sha256"],
+                              "bytes": (args.packed / packed.WEIGHTS).stat().st_size}
     args.manifest.parent.mkdir(parents=True, exist_ok=True)
     args.manifest.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     print(f"model {manifest['model']['sha256'][:12]} at {args.out} "
