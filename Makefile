@@ -63,8 +63,9 @@ bench: install-test build
 loadtest: install-test build
 	$(BIN)/python -m service.perf.loadtest $(ARGS)
 
-# The domain-adapted encoder (see README, "The model"); about 7 minutes on two cores, never part of `make run`.
-# Every code and query text of the evaluation sets is written to data/model/excluded.tsv and left out of training.
+# The domain-adapted encoder (see README, "The model"); about 9 minutes on two cores, never part of `make run`.
+# Every code and query text of the evaluation and ranker-training sets is written to data/model/excluded.tsv and
+# left out of training; the int8-packed copy goes to data/model/medcodes-minilm-int8.
 model: install build
 	$(BIN)/python -m service.evaluation.exclusions
 	$(BIN)/python -m embeddings.training.train

@@ -17,7 +17,8 @@ class Settings:
 
     index_dir: Path = _setting(Path("data/index"), "Built index directory the service reads (a symlink to the current build).")
     cache_dir: Path = _setting(Path("data/cache"), "Embedding cache (vectors keyed by text hash), reused by every build.")
-    model: str = _setting("", "Path of a local sentence-transformers model; empty means the packaged all-MiniLM-L6-v2.")
+    model: str = _setting("", "Path of a local sentence-transformers model, or of a packed copy `make model` writes "
+                          "(data/model/medcodes-minilm-int8); empty means the packaged all-MiniLM-L6-v2.")
     encoder: str = _setting("onnx-int8", "'onnx-int8': the model on ONNX Runtime, its matrix products quantised to "
                             "int8 (the default: encodes about twice as fast, recall within 0.5 point); 'onnx': "
                             "the same in fp32 (the vectors of 'sentence'); 'sentence': sentence-transformers on "
