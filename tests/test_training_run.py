@@ -28,3 +28,13 @@ def test_a_fine_tuned_model_encodes_at_the_base_models_length_not_the_training_l
     assert manifest["training"]["max_seq_length"] < pipeline_config(base)["max_seq_length"]
     # Saved at the training length, every document longer than it would be cut in the index.
     assert pipeline_config(tmp_path / "model")["max_seq_length"] == pipeline_config(base)["max_seq_length"]
+    # The int8-packed copy the repository can keep encodes as the model it was packed from.
+    from embeddings.encoders import packed
+    from embeddings.encoders.sentence import SentenceEncoder
+    packed.pack(tmp_path / "model", tmp_path / "model-int8")
+    monkeypatch.setenv("MEDCODES_CACHE_DIR", str(tmp_path / "cache"))
+    texts = ["threatened labor", "Resection of Gallbladder, Percutaneous Endoscopic Approach"]
+    full = SentenceEncoder(str(tmp_path / "model")).encode(texts)
+    small = SentenceEncoder(str(tmp_path / "model-int8"))
+    assert small.name.startswith("model-int8@")
+    assert (full * small.encode(texts)).sum(axis=1).min() > 0.995
