@@ -35,6 +35,9 @@ class Settings:
     max_limit: int = _setting(100, "Largest page size a client may ask for.")
     max_offset: int = _setting(1000, "Deepest result offset a client may ask for.")
     query_cache_size: int = _setting(4096, "Query embeddings kept in memory for repeated queries.")
+    ranker_file: str = _setting("", "Weights of the learned ranking stage (`make ranker` writes them); empty means the "
+                                "committed service/search/ranker.json. Name another file to train and serve a ranker "
+                                "for another model without touching the committed one.")
     rrf_k: int = _setting(60, "Reciprocal-rank-fusion constant.")
     candidates: int = _setting(100, "Candidates each retrieval path contributes before fusion.")
     overlap_paths: bool = _setting(True, "Run the meaning path (query encoding, FAISS) on a second thread while the "

@@ -81,6 +81,20 @@ def test_the_engine_reorders_by_the_model_and_can_do_without_it(engine, monkeypa
     assert [h.code for h in engine.search("appendicitis", limit=5).hits] == [h.code for h in plain]
 
 
+def test_the_ranker_file_setting_names_the_weights_an_engine_serves(engine, tmp_path):
+    weights = np.zeros(len(ranker.FEATURES))
+    weights[ranker.FEATURES.index("depth")] = 5.0
+    deep = ranker.RankerModel(ranker.FEATURES, weights, 0.25, np.zeros(len(weights)), np.ones(len(weights)), {})
+    path = tmp_path / "ranker-other-model.json"
+    path.write_text(json.dumps(deep.to_json()))
+    served = SearchEngine(engine.store, engine.encoder, engine.settings.replace(ranker_file=str(path)))
+    assert served.ranker.bias == 0.25 and served.ranker.weights[ranker.FEATURES.index("depth")] == 5.0
+    committed = SearchEngine(engine.store, engine.encoder, engine.settings.replace(ranker_file=""))
+    assert np.array_equal(committed.ranker.weights, ranker.load(ranker.MODEL_FILE).weights)
+    with pytest.raises(ValueError, match="does not exist"):
+        SearchEngine(engine.store, engine.encoder, engine.settings.replace(ranker_file=str(tmp_path / "typo.json")))
+
+
 def test_gap_features_measure_each_candidate_against_the_best_of_its_query(engine):
     text = "appendicitis"
     parsed, u, fusion = engine.candidates(text, q.parse(text), None, "hybrid", DEFAULT_FEATURES)

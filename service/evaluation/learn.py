@@ -1,5 +1,6 @@
 """`python -m service.evaluation.learn`: train the learned ranker on the training query sets, never the evaluation
-ones, against the held-out index (their terms are left out of it too), and write service/search/ranker.json."""
+ones, against the held-out index (their terms are left out of it too), and write service/search/ranker.json (or the
+file MEDCODES_RANKER_FILE names)."""
 from __future__ import annotations
 
 import argparse
@@ -226,8 +227,10 @@ def main(argv=None) -> int:
         "trained_on": {name: len(s.queries) for name, s in train_sets.items()}, "held_out_codes": len(held_codes),
         "candidates": int(len(y) + len(vy)), "pairs": final.info.get("pairs"), "seed": SEED, **recipe,
         "dense_model": engine.encoder.name, "seconds": round(time.monotonic() - started), **checked})
-    ranker.MODEL_FILE.write_text(json.dumps(final.to_json(), indent=1) + "\n")
-    print(f"ranker -> {ranker.MODEL_FILE}", file=sys.stderr)
+    out = ranker.configured_file(settings.ranker_file)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(final.to_json(), indent=1) + "\n")
+    print(f"ranker -> {out}", file=sys.stderr)
     return 0
 
 

@@ -77,7 +77,7 @@ class SearchEngine:
         self.understanding = qu.Understanding(table, speller, store.abbreviations(), self._official_word, operations,
                                               morphology.Morphology(morphology.load_parts(), self.vocabulary),
                                               store.condition_words(CONDITION_MIN_TITLES))
-        self.ranker = ranker.load()
+        self.ranker = ranker.load_configured(settings.ranker_file)
         self.codes = CodeRetriever(store)
         self.words = LexicalRetriever(store, self.vocabulary)
         self.meaning = DenseRetriever(store, self.embed) if self.embed is not None and not self.warming else None

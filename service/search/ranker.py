@@ -73,6 +73,19 @@ class RankerModel:
                    np.array(data["scale"]), dict(data.get("info", {})), **layer, trees=trees)
 
 
+def configured_file(setting: str) -> Path:
+    """The weights file the ranker_file setting names, or the committed one when it names none."""
+    return Path(setting) if setting else MODEL_FILE
+
+
+def load_configured(setting: str) -> RankerModel | None:
+    """The ranker of the ranker_file setting; a file it names must exist (a typo must not fall back silently)."""
+    if setting and not Path(setting).is_file():
+        raise ValueError(f"ranker file {setting!r} (MEDCODES_RANKER_FILE) does not exist; "
+                         "write it with `make ranker` or unset the setting")
+    return load(configured_file(setting))
+
+
 def load(path: Path = MODEL_FILE) -> RankerModel | None:
     """The trained model, or None when there is none or it was trained on other features (RRF is used then)."""
     if not path.exists():
