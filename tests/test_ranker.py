@@ -150,3 +150,21 @@ def test_trees_walk_each_tree_to_its_leaf_and_refuse_splits_they_cannot_read():
     assert model.depth == 2 and model.raw(x).tolist() == [0.5, 9.5, 99.5]
     with pytest.raises(ValueError):
         trees.from_lightgbm({"tree_info": [{"tree_structure": {**split, "decision_type": "=="}}]})
+
+
+def test_make_ranker_writes_the_file_the_setting_names_even_before_it_exists(fixture_settings, tmp_path,
+                                                                              monkeypatch):
+    target = tmp_path / "models" / "ranker-other.json"
+    committed = ranker.MODEL_FILE.read_bytes()
+    monkeypatch.setattr(learn.Settings, "from_env", classmethod(
+        lambda cls, **_kw: fixture_settings.replace(ranker_file=str(target))))
+    from conftest import FIXTURE_PREFIXES
+
+    from embeddings.index.build import BuildRequest
+    from service.evaluation import heldout as ho
+    # The fixture index is a subset its manifest does not record: its held-out build needs the same one.
+    monkeypatch.setattr(ho, "base_request", lambda _manifest: BuildRequest(prefixes=FIXTURE_PREFIXES))
+    assert learn.main([]) == 0
+    written = ranker.load(target)
+    assert written is not None and written.names == ranker.FEATURES
+    assert ranker.MODEL_FILE.read_bytes() == committed  # the committed weights are left as they were

@@ -194,6 +194,9 @@ def main(argv=None) -> int:
     kind = "network" if args.network else args.model
     fitter = {"trees": fit_trees, "linear": fit, "network": fit_ensemble}[kind]
     settings = Settings.from_env()
+    out = ranker.configured_file(settings.ranker_file)
+    # Training reads candidates and features, not the ranker it is about to write (which need not exist yet).
+    settings = settings.replace(ranker_file="")
     engine = SearchEngine.open(settings)
     heldout = heldout_engine(settings, engine)
     started = time.monotonic()
@@ -227,7 +230,6 @@ def main(argv=None) -> int:
         "trained_on": {name: len(s.queries) for name, s in train_sets.items()}, "held_out_codes": len(held_codes),
         "candidates": int(len(y) + len(vy)), "pairs": final.info.get("pairs"), "seed": SEED, **recipe,
         "dense_model": engine.encoder.name, "seconds": round(time.monotonic() - started), **checked})
-    out = ranker.configured_file(settings.ranker_file)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(final.to_json(), indent=1) + "\n")
     print(f"ranker -> {out}", file=sys.stderr)
