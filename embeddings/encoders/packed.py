@@ -95,6 +95,8 @@ def unpacked(packed_dir: Path, cache_dir: Path) -> Path:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(file, dest)
         save_file(tensors, str(tmp / SOURCE_WEIGHTS), metadata={"format": "pt"})
+        if target.exists() and not (target / SOURCE_WEIGHTS).is_file():  # a folder left incomplete by hand
+            shutil.rmtree(target, ignore_errors=True)
         try:
             os.rename(tmp, target)
         except OSError:  # another process rebuilt it first: theirs is the same bytes
