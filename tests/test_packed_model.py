@@ -7,6 +7,7 @@ from safetensors.numpy import load_file, save_file
 
 from embeddings.encoders import packed
 from embeddings.encoders.base import model_digest, resolve_model
+from embeddings.files import DigestMemo
 
 
 def _model(folder, seed=0):
@@ -56,11 +57,13 @@ def test_pack_then_unpack_gives_the_weights_back_within_one_int8_step(tmp_path):
 def test_a_packed_folder_whose_weights_changed_is_refused(tmp_path):
     _model(tmp_path / "m")
     packed.pack(tmp_path / "m", tmp_path / "m-int8")
+    memo = DigestMemo(tmp_path / "memo")  # a digest remembered from before must not hide the change
+    packed.unpacked(tmp_path / "m-int8", tmp_path / "cache", memo)
     _model(tmp_path / "other", seed=1)
     packed.pack(tmp_path / "other", tmp_path / "other-int8")
     (tmp_path / "m-int8" / packed.WEIGHTS).write_bytes((tmp_path / "other-int8" / packed.WEIGHTS).read_bytes())
     with pytest.raises(packed.PackedModelError, match="does not match"):
-        packed.unpacked(tmp_path / "m-int8", tmp_path / "cache")
+        packed.unpacked(tmp_path / "m-int8", tmp_path / "cache", memo)
     (tmp_path / "other-int8" / packed.RECORD).unlink()
     with pytest.raises(packed.PackedModelError, match="no readable"):
         packed.unpacked(tmp_path / "other-int8", tmp_path / "cache")

