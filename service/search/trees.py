@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -24,13 +25,17 @@ class Trees:
         """The sum of every tree's leaf for each row of x, all trees walked together one level at a time (a leaf
         leads to itself both ways, so a path that ends early stays on its leaf)."""
         below = x[:, np.maximum(self.feature, 0)] <= self.threshold  # every split of every tree at once
-        children = np.stack([self.right, self.left], axis=1).ravel()  # node n: 2n goes right, 2n + 1 left
         node = np.repeat(self.roots[:, None], len(x), axis=1)
         rows = np.arange(len(x))[None, :]
         for _ in range(self.depth):
-            node = children[2 * node + below[rows, node]]
+            node = self._children[2 * node + below[rows, node]]
         total: np.ndarray = self.value[node].sum(axis=0)
         return total
+
+    @cached_property
+    def _children(self) -> np.ndarray:
+        """Both children of every node in one array, made once: node n's right child at 2n, its left at 2n + 1."""
+        return np.stack([self.right, self.left], axis=1).ravel()
 
     def to_json(self) -> dict:
         return {"feature": self.feature.tolist(), "threshold": self.threshold.tolist(), "left": self.left.tolist(),
