@@ -67,10 +67,15 @@ def test_training_sets_never_share_a_query_with_the_evaluation_sets(engine):
     assert not asked & {q.text.lower() for s in training.values() for q in s.queries}
 
 
-def test_the_engine_reorders_by_the_model_and_can_do_without_it(engine, monkeypatch):
+def _deepest_first(bias: float = 0.0) -> ranker.RankerModel:
+    """A linear model that wants the longest codes first."""
     weights = np.zeros(len(ranker.FEATURES))
-    weights[ranker.FEATURES.index("depth")] = 5.0  # a model that wants the longest codes first
-    deep = ranker.RankerModel(ranker.FEATURES, weights, 0.0, np.zeros(len(weights)), np.ones(len(weights)), {})
+    weights[ranker.FEATURES.index("depth")] = 5.0
+    return ranker.RankerModel(ranker.FEATURES, weights, bias, np.zeros(len(weights)), np.ones(len(weights)), {})
+
+
+def test_the_engine_reorders_by_the_model_and_can_do_without_it(engine, monkeypatch):
+    deep = _deepest_first()
     monkeypatch.setattr(engine, "ranker", deep)
     hits = engine.search("appendicitis", limit=5).hits
     assert [len(h.code.replace(".", "")) for h in hits] == sorted((len(h.code.replace(".", "")) for h in hits),
@@ -82,9 +87,7 @@ def test_the_engine_reorders_by_the_model_and_can_do_without_it(engine, monkeypa
 
 
 def test_the_ranker_file_setting_names_the_weights_an_engine_serves(engine, tmp_path):
-    weights = np.zeros(len(ranker.FEATURES))
-    weights[ranker.FEATURES.index("depth")] = 5.0
-    deep = ranker.RankerModel(ranker.FEATURES, weights, 0.25, np.zeros(len(weights)), np.ones(len(weights)), {})
+    deep = _deepest_first(bias=0.25)
     path = tmp_path / "ranker-other-model.json"
     path.write_text(json.dumps(deep.to_json()))
     served = SearchEngine(engine.store, engine.encoder, engine.settings.replace(ranker_file=str(path)))
