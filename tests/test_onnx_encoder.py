@@ -78,3 +78,13 @@ def test_token_counts_are_unpadded_and_padding_never_changes_a_vector(onnx_cache
     alone = encoder.encode(["heart attack"])
     among = encoder.encode(TEXTS)[TEXTS.index("heart attack")]
     assert np.allclose(alone[0], among, atol=1e-5)
+
+
+@pytest.mark.model
+def test_build_batches_on_one_session_per_core_give_the_same_vectors_in_order(onnx_cache):
+    encoder = make_encoder("onnx-int8", threads=2, cache_dir=onnx_cache)
+    batches = [TEXTS[:3], TEXTS[3:5], TEXTS[5:], ["heart attack"]]
+    together = encoder.encode_batches(batches)
+    assert len(encoder._singles) == 2, "a build runs one single-threaded session per core"
+    for batch, vectors in zip(batches, together):
+        assert np.array_equal(vectors, encoder.encode(batch))  # int8 too: only the threads differ, not the batches

@@ -67,14 +67,21 @@ def encode_all(encoder: Encoder, texts: Sequence[str], cache: EmbeddingCache | N
     sizes = lengths(encoder, [t for _, t in todo])
     missing = [todo[i] for i in sorted(range(len(todo)), key=lambda i: -sizes[i])]
     chunk = max(batch_size * BATCHES_PER_COMMIT, batch_size)
+    together = getattr(encoder, "encode_batches", None)  # an encoder that runs several batches at once
     for start in range(0, len(missing), chunk):
         part = missing[start:start + chunk]
-        for b in range(0, len(part), batch_size):
-            batch = part[b:b + batch_size]
-            vectors = encoder.encode([t for _, t in batch])
-            known.update({h: v for (h, _), v in zip(batch, vectors)})
+        batches = [part[b:b + batch_size] for b in range(0, len(part), batch_size)]
+        if together:
+            for batch, vectors in zip(batches, together([[t for _, t in batch] for batch in batches])):
+                known.update({h: v for (h, _), v in zip(batch, vectors)})
             if progress:
-                progress(min(start + b + len(batch), len(missing)), len(missing))
+                progress(start + len(part), len(missing))
+        else:
+            for b, batch in enumerate(batches):
+                vectors = encoder.encode([t for _, t in batch])
+                known.update({h: v for (h, _), v in zip(batch, vectors)})
+                if progress:
+                    progress(min(start + (b + 1) * batch_size, len(missing)), len(missing))
         if cache:
             cache.put_many([(h, known[h]) for h, _ in part])
     matrix = np.stack([known[h] for h in hashes]) if hashes else np.zeros((0, encoder.dim), np.float32)

