@@ -163,6 +163,14 @@ def test_roll_down_of_a_short_query_prefers_the_descendant_that_only_says_its_he
     assert not says_default("Fracture of lower leg", "Unspecified fracture of right lower leg")
 
 
+def test_a_site_left_unspecified_mid_title_is_the_default_and_another_site_is_not():
+    heading = "Pressure ulcer"
+    assert says_default(heading, "Pressure ulcer of unspecified site, unspecified stage")
+    assert not says_default(heading, "Pressure ulcer of other site, unspecified stage")
+    assert not says_default(heading, "Pressure ulcer of sacral region, unspecified stage")
+    assert not says_default("Fracture of femur", "Fracture of unspecified part of neck of right femur")  # a side
+
+
 def test_roll_down_names_the_heading_as_it_is_written():
     store = _store(["S60572", "S60572A"], [False, True])
     fusion = Fusion(60, scores={0: 1.0, 1: 0.5}, reasons={0: [], 1: []})

@@ -60,13 +60,17 @@ def best_descendant(parent: int, candidates: list[int], fusion: Fusion, store: I
 
 def says_default(heading: str, title: str) -> bool:
     """True when a title adds to its heading's words only what a default code says: parts that start with
-    'unspecified' (naming no side) or 'without', and NOS ('Gastric ulcer, unspecified as acute or chronic, without
-    hemorrhage or perforation' under 'Gastric ulcer'; 'Unspecified hearing loss, unspecified ear')."""
+    'without', words that follow 'unspecified' (naming no side), and NOS ('Gastric ulcer, unspecified as acute or
+    chronic, without hemorrhage or perforation' under 'Gastric ulcer'; 'Unspecified hearing loss, unspecified ear';
+    'Pressure ulcer of unspecified site, unspecified stage' under 'Pressure ulcer')."""
     known = {w[:q.STEM] for w in q.tokens(heading)} | {"unspe", "nos"}
     for part in _PARTS.split(title.lower()):
         words = [w for w in q.tokens(part) if w not in q.STOPWORDS]
         new = {w for w in words if w[:q.STEM] not in known}
-        if new and not (words[0] == "without" or (words[0] == "unspecified" and not new & SIDES)):
+        if not new or words[0] == "without":
+            continue
+        unsaid = set(words[words.index("unspecified") + 1:]) if "unspecified" in words else set()
+        if new & SIDES or not new <= unsaid:
             return False
     return True
 
