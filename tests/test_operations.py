@@ -169,6 +169,12 @@ def test_a_site_left_unspecified_mid_title_is_the_default_and_another_site_is_no
     assert not says_default(heading, "Pressure ulcer of other site, unspecified stage")
     assert not says_default(heading, "Pressure ulcer of sacral region, unspecified stage")
     assert not says_default("Fracture of femur", "Fracture of unspecified part of neck of right femur")  # a side
+    # 'without' leaves a complication out wherever it stands in a part, not only at its start
+    assert says_default("Zoster [herpes zoster]", "Zoster without complications")
+    assert not says_default("Zoster [herpes zoster]", "Disseminated zoster")
+    pancreatitis = "Acute pancreatitis without necrosis or infection"
+    assert says_default("Acute pancreatitis", pancreatitis)
+    assert not says_default("Acute pancreatitis", pancreatitis, frozenset({"necro"}))  # the query says necrosis
 
 
 def test_roll_down_names_the_heading_as_it_is_written():

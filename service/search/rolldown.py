@@ -55,21 +55,24 @@ def best_descendant(parent: int, candidates: list[int], fusion: Fusion, store: I
     # schizophrenia', for 'schizophrenia').
     fitting = [i for i in found[:LOOK] if i in rows and not adds_unsaid(rows[i].title, said)]
     heading = rows[parent].title if parent in rows else ""
-    return next((i for i in fitting if says_default(heading, rows[i].title)), fitting[0] if fitting else found[0])
+    return next((i for i in fitting if says_default(heading, rows[i].title, said)), fitting[0] if fitting else found[0])
 
 
-def says_default(heading: str, title: str) -> bool:
-    """True when a title adds to its heading's words only what a default code says: parts that start with
-    'without', words that follow 'unspecified' (naming no side), and NOS ('Gastric ulcer, unspecified as acute or
+def says_default(heading: str, title: str, said: frozenset[str] = frozenset()) -> bool:
+    """True when a title adds to its heading's words only what a default code says: words from 'without' or
+    'unspecified' on in a part of the title (naming no side), and NOS ('Gastric ulcer, unspecified as acute or
     chronic, without hemorrhage or perforation' under 'Gastric ulcer'; 'Unspecified hearing loss, unspecified ear';
-    'Pressure ulcer of unspecified site, unspecified stage' under 'Pressure ulcer')."""
+    'Pressure ulcer of unspecified site, unspecified stage' under 'Pressure ulcer'). A clause naming what the query
+    says (`said`, first STEM letters) is no default: 'without necrosis' when the query says necrosis."""
     known = {w[:q.STEM] for w in q.tokens(heading)} | {"unspe", "nos"}
     for part in _PARTS.split(title.lower()):
         words = [w for w in q.tokens(part) if w not in q.STOPWORDS]
         new = {w for w in words if w[:q.STEM] not in known}
-        if not new or words[0] == "without":
-            continue
-        unsaid = set(words[words.index("unspecified") + 1:]) if "unspecified" in words else set()
+        unsaid = set()
+        for mark in ("unspecified", "without"):  # what follows them leaves a detail unsaid or a complication out
+            clause = words[words.index(mark):] if mark in words else []
+            if not any(w[:q.STEM] in said for w in clause[1:]):
+                unsaid |= set(clause)
         if new & SIDES or not new <= unsaid:
             return False
     return True
