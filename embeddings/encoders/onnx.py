@@ -145,7 +145,7 @@ class OnnxEncoder:
 
     def encode_batches(self, batches: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """Many batches at once, as a build asks: one single-threaded session per core, each taking the next batch.
-        On two cores this encoded 7 % more texts a second than one session using both (intra-operator threads wait
+        On two cores this encoded 6-12 % more texts a second than one session using both (intra-operator threads wait
         for each other at every operator); each batch's vectors are identical either way."""
         if self.threads < 2 or len(batches) < 2:
             return [self.encode(b) for b in batches]
