@@ -70,18 +70,12 @@ def encode_all(encoder: Encoder, texts: Sequence[str], cache: EmbeddingCache | N
     together = getattr(encoder, "encode_batches", None)  # an encoder that runs several batches at once
     for start in range(0, len(missing), chunk):
         part = missing[start:start + chunk]
-        batches = [part[b:b + batch_size] for b in range(0, len(part), batch_size)]
-        if together:
-            for batch, vectors in zip(batches, together([[t for _, t in batch] for batch in batches])):
-                known.update({h: v for (h, _), v in zip(batch, vectors)})
+        batches = [[t for _, t in part[b:b + batch_size]] for b in range(0, len(part), batch_size)]
+        encoded = together(batches) if together else map(encoder.encode, batches)  # the latter one at a time
+        for b, vectors in enumerate(encoded):
+            known.update({h: v for (h, _), v in zip(part[b * batch_size:], vectors)})
             if progress:
-                progress(start + len(part), len(missing))
-        else:
-            for b, batch in enumerate(batches):
-                vectors = encoder.encode([t for _, t in batch])
-                known.update({h: v for (h, _), v in zip(batch, vectors)})
-                if progress:
-                    progress(min(start + (b + 1) * batch_size, len(missing)), len(missing))
+                progress(min(start + (b + 1) * batch_size, len(missing)), len(missing))
         if cache:
             cache.put_many([(h, known[h]) for h, _ in part])
     matrix = np.stack([known[h] for h in hashes]) if hashes else np.zeros((0, encoder.dim), np.float32)
