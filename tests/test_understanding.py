@@ -3,6 +3,7 @@ from dataclasses import replace
 
 import pytest
 
+from service.search import query as q
 from service.search import spelling, steering, terms
 from service.search import understanding as qu
 from service.search.query import QueryError
@@ -374,3 +375,20 @@ def test_claim_encounter_words_are_read_without_mined_abbreviations():
     assert encounter_of(["burn", "r", "hand", "init"], {"burn", "r", "hand", "init"}) == "initial"
     assert encounter_of(["burn", "r", "hand", "sqla"], {"burn", "r", "hand", "sqla"}) == "sequela"
     assert encounter_of(["burn", "of", "hand"], {"burn", "of", "hand"}) == UNSTATED
+
+
+@pytest.mark.parametrize("a, b", [("fracture", "fractures"), ("fractured", "fracture"), ("thrombotic", "thrombosis"),
+                                  ("arthritic", "arthritis"), ("antibiotic", "antibiotics"), ("dyspnea", "dyspneic"),
+                                  ("hemorrhage", "hemorrhages"), ("hypertension", "hypertensive"), ("burn", "burns"),
+                                  ("hemolysis", "hemolytic"), ("ischemia", "ischemic"), ("anemia", "anemic")])
+def test_forms_of_one_word_share_a_stem(a, b):
+    assert q.close_forms(a, b) and (min(len(a), len(b)) < q.STEM or q.stem(a) == q.stem(b))
+
+
+@pytest.mark.parametrize("a, b", [("esophageal", "esophagitis"), ("gastric", "gastritis"), ("arthritis", "arthrosis"),
+                                  ("appendix", "appendectomy"), ("tracheostomy", "tracheotomy"), ("gas", "gastritis"),
+                                  ("hemorrhage", "hemorrhoids"), ("dysphagia", "dysphasia"), ("fits", "fitting"),
+                                  ("hypertension", "hyperthyroidism"), ("hyperglycemia", "hyperchylomicronemia")])
+def test_words_a_medical_ending_or_prefix_makes_another_concept_are_no_forms_of_each_other(a, b):
+    assert not q.close_forms(a, b) and q.stem(a) != q.stem(b)
+    assert not q.asked((((a,),),))[b]

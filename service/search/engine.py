@@ -150,7 +150,7 @@ class SearchEngine:
         if (u.sides or u.encounter or u.operations or u.seventh or u.history or u.cause or u.intent or u.defaults
                 or inactive):
             ranked = self._steer(ranked, fusion, u)
-        said = frozenset(w[:q.STEM] for w in u.any_words)
+        said = frozenset(q.stem(w) for w in u.any_words)
         if "names" in features and not parsed.code:
             ranked = names.named_first(ranked, u.did_you_mean or parsed.text, fusion, self.store, said, u.expansions)
         if "new_technology" in features and u.slots:

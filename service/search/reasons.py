@@ -13,9 +13,9 @@ OTHER_TEXT = "words of its hierarchy or notes, or wording made from near codes' 
 
 
 def matched_words(title: str, words: tuple[str, ...]) -> list[str]:
-    """Query words found in a title, comparing the first STEM letters so 'fractures' matches 'fracture'."""
-    title_words = {w[:q.STEM] for w in _WORD.findall(title.lower())}
-    return [w for w in words if w[:q.STEM] in title_words]
+    """Query words found in a title, comparing stems (query.stem) so 'fractures' matches 'fracture'."""
+    title_words = {q.stem(w) for w in _WORD.findall(title.lower())}
+    return [w for w in words if q.stem(w) in title_words]
 
 
 def lexical_reason(title: str, names: Sequence[str], words: tuple[str, ...]) -> str:

@@ -22,7 +22,7 @@ def roll_down(ranked: list[int], fusion: Fusion, store: IndexStore, specific: bo
               said: frozenset[str] | None = None) -> list[int]:
     """Each non-billable candidate in the top ROLL_DEPTH gets its best-scoring billable descendant among the
     candidates placed next to it: after it, or before it when the query is specific. With the query's words
-    (`said`, first STEM letters), the best one that adds nothing unsaid by 'with' is taken when there is one."""
+    (`said`, their stems), the best one that adds nothing unsaid by 'with' is taken when there is one."""
     order = list(ranked)
     done: set[int] = set()
     for parent in ranked[:ROLL_DEPTH]:
@@ -63,15 +63,15 @@ def says_default(heading: str, title: str, said: frozenset[str] = frozenset()) -
     'unspecified' on in a part of the title (naming no side), and NOS ('Gastric ulcer, unspecified as acute or
     chronic, without hemorrhage or perforation' under 'Gastric ulcer'; 'Unspecified hearing loss, unspecified ear';
     'Pressure ulcer of unspecified site, unspecified stage' under 'Pressure ulcer'). A clause naming what the query
-    says (`said`, first STEM letters) is no default: 'without necrosis' when the query says necrosis."""
-    known = {w[:q.STEM] for w in q.tokens(heading)} | {"unspe", "nos"}
+    says (`said`, their stems) is no default: 'without necrosis' when the query says necrosis."""
+    known = {q.stem(w) for w in q.tokens(heading)} | {q.stem("unspecified"), "nos"}
     for part in _PARTS.split(title.lower()):
         words = [w for w in q.tokens(part) if w not in q.STOPWORDS]
-        new = {w for w in words if w[:q.STEM] not in known}
+        new = {w for w in words if q.stem(w) not in known}
         unsaid = set()
         for mark in ("unspecified", "without"):  # what follows them leaves a detail unsaid or a complication out
             clause = words[words.index(mark):] if mark in words else []
-            if not any(w[:q.STEM] in said for w in clause[1:]):
+            if not any(q.stem(w) in said for w in clause[1:]):
                 unsaid |= set(clause)
         if new & SIDES or not new <= unsaid:
             return False
@@ -80,5 +80,5 @@ def says_default(heading: str, title: str, said: frozenset[str] = frozenset()) -
 
 def adds_unsaid(title: str, said: frozenset[str]) -> bool:
     """True when the title joins by 'with' a word the query does not say ('Acute gastric ulcer with hemorrhage')."""
-    return any(w[:q.STEM] not in said for clause in _WITH.findall(title.lower()) for w in q.tokens(clause)
+    return any(q.stem(w) not in said for clause in _WITH.findall(title.lower()) for w in q.tokens(clause)
                if w not in q.STOPWORDS)
