@@ -1,5 +1,6 @@
 """The learned ranking stage: features, the logistic and tree fits, and the engine using (or not using) the model."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -171,3 +172,19 @@ def test_make_ranker_writes_the_file_the_setting_names_even_before_it_exists(fix
     written = ranker.load(target)
     assert written is not None and written.names == ranker.FEATURES
     assert ranker.MODEL_FILE.read_bytes() == committed  # the committed weights are left as they were
+
+
+def test_a_query_saying_nos_marks_the_unspecified_titles_it_asks_for(engine):
+    def columns(text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+        parsed, u, fusion = engine.candidates(text, q.parse(text), None, "hybrid", DEFAULT_FEATURES)
+        head = fusion.ranked()[:ranker.RANK_DEPTH]
+        rows = engine.store.rows(head)
+        x = ranker.features(head, fusion, rows, engine.store, u)
+        return ([rows[i].title for i in head], x[:, ranker.FEATURES.index("title_unspecified")],
+                x[:, ranker.FEATURES.index("asks_unspecified")])
+
+    titles, unspecified, asks = columns("appendicitis NOS")
+    assert list(unspecified) == [float(bool({"unspecified", "NOS"} & set(re.findall(r"\w+", t)))) for t in titles]
+    assert unspecified.any() and not unspecified.all() and (asks == unspecified).all()
+    titles, unspecified, asks = columns("appendicitis")
+    assert unspecified.any() and not asks.any()

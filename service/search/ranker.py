@@ -3,6 +3,7 @@ model, optionally with a hidden layer) replaces hand-set fusion weights."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,9 @@ RANK_DEPTH = 120  # candidates (best fused first) the model scores; the rest kee
 FEATURES = ("rrf", "lexical_rr", "lexical_all_words", "lexical_some_words", "dense_score", "dense_rr", "dense_absent",
             "code_exact", "code_prefix", "billable", "depth", "title_slots", "title_share", "title_both",
             "intent_agrees", "intent_conflicts", "expanded", "query_words", "new_technology",
-            "title_slots_gap", "title_share_gap", "title_both_gap", "dense_gap", "synonym_dense", "synonym_dense_gap")
+            "title_slots_gap", "title_share_gap", "title_both_gap", "dense_gap", "synonym_dense", "synonym_dense_gap",
+            "title_unspecified", "asks_unspecified")
+_UNSPECIFIED = re.compile(r"\b(?:unspecified|NOS)\b")
 # Listwise features: a candidate's value less the best among the candidates of its query. Siblings' titles differ
 # by a word or two ('routine' or 'delayed' healing), so what tells them apart is which of them says the query best.
 GAPS = (("title_slots_gap", "title_slots"), ("title_share_gap", "title_share"), ("title_both_gap", "title_both"),
@@ -100,11 +103,13 @@ def features(ids: list[int], fusion: Fusion, rows: dict[int, CodeRow], store: In
     x = np.zeros((len(ids), len(FEATURES)), dtype=np.float64)
     words = float(len(u.slots))
     expanded = float(bool(u.expansions))
+    asks = float(u.unspecified)
     for n, i in enumerate(ids):
         seen = fusion.seen.get(i, {})
         lexical, dense, code = seen.get("lexical"), seen.get("dense"), seen.get("code")
         row = rows.get(i)
         cosine = dense[2] if dense else fusion.similarity.get(i, 0.0)
+        unspecified = float(row is not None and _UNSPECIFIED.search(row.title) is not None)
         slots_share, title_share = coverage.shares(row.title, u.slots) if row and use_coverage else (0.0, 0.0)
         x[n] = (
             fusion.scores.get(i, 0.0) * 60,
@@ -127,6 +132,8 @@ def features(ids: list[int], fusion: Fusion, rows: dict[int, CodeRow], store: In
             0.0, 0.0, 0.0, 0.0,
             # The code's vector or one of its own synonyms', whichever is nearer the query (`terms`).
             max(cosine, fusion.term_similarity.get(i, cosine)), 0.0,
+            # ICD-10-CM reads NOS as 'unspecified': a query saying either asks for the code that leaves details out.
+            unspecified, unspecified * asks,
         )
     if len(ids):
         for gap, of in GAPS:

@@ -20,6 +20,7 @@ from service.search.terms import covered as _covered
 FEATURES = ("expand", "expand_dense", "abbrev", "spell", "spell_dense", "laterality", "encounter", "intent", "operations",
             "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors", "morphology", "claim_parts", "history",
             "compounds", "poisoning_intent", "new_technology", "defaults", "terms", "families", "approach", "names", "headings")
+UNSPECIFIED_WORDS = frozenset({"nos", "unspecified", "unsp", "unspec"})  # ICD-10-CM: NOS is 'unspecified'
 SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "bilat": "bilateral", "both": "bilateral"}
 # Claim text names a 7th character by itself: 'Disp fx of head of r rad, 7thN' is the code ending in N.
 _SEVENTH = re.compile(r"^7th([a-z0-9])$")
@@ -63,6 +64,7 @@ class Understood:
     cause: str = ""  # "accidental": a poisoning query that names no intent takes ICD-10-CM's default
     defaults: bool = False  # what the query leaves unsaid takes ICD-10-CM's default (closed, displaced, unspecified)
     synonyms: bool = False  # the meaning path also searches a vector per official synonym (`terms`)
+    unspecified: bool = False  # the query says NOS or unspecified: it asks for the code that leaves details unsaid
 
 
 class Understanding:
@@ -178,6 +180,7 @@ class Understanding:
             encounter=encounter_of(words, cues) if "encounter" in features else "",
             history=history_of(cues) if "history" in features else "", cause=cause_of(cues) if "poisoning_intent" in features else "",
             defaults="defaults" in features, synonyms="terms" in features,
+            unspecified=not UNSPECIFIED_WORDS.isdisjoint(words),
             intent=("icd10pcs" if reading or scoped else intent_of(words, matches, self.conditions))
             if "intent" in features and not system else "",
             operations=reading.operations if reading else (), not_operations=not_doing(reading, cues, features),
