@@ -21,7 +21,7 @@ def test_a_heading_is_listed_with_its_codable_code_at_the_better_place():
     assert folded == {3: [0, 2]}  # in the tabular's order
 
 
-def test_nested_headings_share_a_code_when_it_is_their_only_one_and_rows_past_the_depth_stay():
+def test_nested_headings_share_a_code_when_it_is_their_only_one_and_rows_past_the_reach_stay():
     store = _store(["S82", "S828", "S8281", "S82811A", "S82812A"], [False, False, False, True, True])
     folded: dict[int, list[int]] = {}
     assert headings.fold([0, 1, 3, 2], store, folded) == [3]
@@ -29,9 +29,14 @@ def test_nested_headings_share_a_code_when_it_is_their_only_one_and_rows_past_th
     folded = {}
     assert headings.fold([0, 1, 3, 2, 4], store, folded) == [3, 4]
     assert folded == {3: [0, 2], 4: [1]}  # each code first takes a heading of its own
-    deep = list(range(4, 4 + headings.DEPTH))
-    store = _store(["S82"] + ["K00"] * 3 + ["Z99"] * headings.DEPTH + ["S82811A"], [False] * 4 + [True] * 41)
-    assert headings.fold([0, *deep, 44], store, {}) == [0, *deep, 44]
+    filler = list(range(4, 4 + headings.REACH))
+    store = _store(["S82"] + ["K00"] * 3 + ["Z99"] * headings.REACH + ["S82811A"],
+                   [False] * 4 + [True] * (headings.REACH + 1))
+    code = 4 + headings.REACH
+    # A code below the page comes up to its heading (folding moves rows up, so it could reach the page under it) ...
+    assert headings.fold([0, *filler[:headings.DEPTH], code], store, {}) == [code, *filler[:headings.DEPTH]]
+    # ... but not from past REACH.
+    assert headings.fold([0, *filler, code], store, {}) == [0, *filler, code]
 
 
 def test_on_the_fixture_index_no_heading_stands_above_a_code_it_heads(engine):

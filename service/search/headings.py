@@ -3,18 +3,20 @@ from __future__ import annotations
 
 from embeddings.index.store import IndexStore
 
-# Headings and codes among the first this many results are folded; deeper ones keep their own rows.
+# Headings among the first this many results are folded; deeper ones keep their own rows.
 DEPTH = 40
+# A heading's codes are looked for this far down: folding moves rows up, so codes from below DEPTH can reach the page.
+REACH = 3 * DEPTH
 
 
 def fold(ranked: list[int], store: IndexStore, folded: dict[int, list[int]]) -> list[int]:
-    """A heading with a codable descendant among the first DEPTH results is listed with that code, which takes the
-    better of the two places: a coder submits the code, and the heading stays one click away on its row ('F20
-    Schizophrenia' with F20.9). A heading goes to its best-ranked code that carries none yet, else to its
+    """A heading among the first DEPTH results with a codable descendant among the first REACH is listed with that
+    code, which takes the better of the two places: a coder submits the code, and the heading stays one click away
+    on its row ('F20 Schizophrenia' with F20.9). A heading goes to its best-ranked code that carries none yet, else to its
     best-ranked code (nested headings: S72.0 and S72.00 with S72.001A). `folded` (holder -> codes listed with it,
     see families.fold) is updated in place."""
     head = ranked[:DEPTH]
-    order = list(head)
+    order = list(ranked[:REACH])
     carried: set[int] = set()
     for heading in head:
         if store.billable[heading] or store.inactive[heading] or heading not in order:  # a deleted code heads nothing
@@ -32,4 +34,4 @@ def fold(ranked: list[int], store: IndexStore, folded: dict[int, list[int]]) -> 
         carried.add(code)
         folded[code] = sorted([heading, *folded.pop(heading, []), *folded.get(code, [])],
                               key=lambda j: str(store.key_of[j]))  # the tabular's order: headings first
-    return order + ranked[DEPTH:]
+    return order + ranked[REACH:]
