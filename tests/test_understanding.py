@@ -312,7 +312,8 @@ def test_a_subsequent_encounter_that_names_no_healing_prefers_routine_healing():
 def test_what_a_query_leaves_unsaid_takes_the_icd10cm_default():
     def said(text: str) -> qu.Understood:
         slots = tuple(((w,),) for w in text.split())
-        return qu.Understood(slots=slots, any_words=(), dense_text=text, defaults=True)
+        sides = frozenset(w for w in text.split() if w in ("left", "right"))
+        return qu.Understood(slots=slots, any_words=(), dense_text=text, defaults=True, sides=sides)
 
     closed = "Displaced fracture of shaft of left clavicle, initial encounter for closed fracture"
     opened = "Displaced fracture of shaft of left clavicle, initial encounter for open fracture"
@@ -320,8 +321,8 @@ def test_what_a_query_leaves_unsaid_takes_the_icd10cm_default():
     plain = said("fractured left collarbone")
     assert steering.steer_factor(closed, plain)[0] > steering.steer_factor(opened, plain)[0]
     assert steering.steer_factor(closed, plain)[0] > steering.steer_factor(nondisplaced, plain)[0]
-    assert steering.steer_factor(opened, said("open fracture clavicle"))[0] == steering.steer_factor(closed, plain)[0]
-    assert steering.steer_factor(nondisplaced, said("nondisplaced fracture clavicle"))[0] == 1.0
+    assert steering.steer_factor(opened, said("open fracture left clavicle"))[0] == steering.steer_factor(closed, plain)[0]
+    assert steering.steer_factor(nondisplaced, said("nondisplaced fracture left clavicle"))[0] == 1.2  # side agrees
     # 'Other appendicitis' covers everything 'appendicitis' says: the unspecified code is the one meant.
     assert steering.steer_factor("Other appendicitis", said("appendicitis"))[0] < 1.0
     assert steering.steer_factor("Unspecified appendicitis", said("appendicitis"))[0] == 1.0
@@ -332,9 +333,23 @@ def test_what_a_query_leaves_unsaid_takes_the_icd10cm_default():
     assert steering.steer_factor("Other Counseling", said("counseling"), "GZ63ZZZ", "icd10pcs")[0] == 1.0
 
 
+def test_a_query_naming_no_side_takes_the_unspecified_side():
+    plain = qu.Understood(slots=((("broken",),), (("arm",),)), any_words=(), dense_text="broken arm", defaults=True)
+    right = "Unspecified fracture of shaft of humerus, right arm, initial encounter for closed fracture"
+    unsaid = "Unspecified fracture of shaft of humerus, unspecified arm, initial encounter for closed fracture"
+    assert steering.steer_factor(right, plain)[0] < steering.steer_factor(unsaid, plain)[0] == 1.0
+    assert steering.steer_factor(right, replace(plain, sides=frozenset({"right"})))[0] > 1.0
+    # 'left' and 'right' naming a part of the body, and PCS codes (no unspecified side), are no side.
+    assert steering.steer_factor("Left ventricular failure, unspecified", plain)[0] == 1.0
+    assert steering.steer_factor("Replacement of Left Knee Joint with Synthetic Substitute, Open Approach", plain,
+                                 "0SRD0JZ", "icd10pcs")[0] == 1.0
+
+
 def test_a_fracture_not_called_pathological_or_stress_is_coded_as_an_injury():
     def said(text: str) -> qu.Understood:
-        return qu.Understood(slots=tuple(((w,),) for w in text.split()), any_words=(), dense_text=text, defaults=True)
+        sides = frozenset(w for w in text.split() if w in ("left", "right"))
+        return qu.Understood(slots=tuple(((w,),) for w in text.split()), any_words=(), dense_text=text, defaults=True,
+                             sides=sides)
 
     injury = "Unspecified fracture of shaft of right tibia, initial encounter for closed fracture"
     pathological = "Pathological fracture, right tibia, initial encounter for fracture"
@@ -344,9 +359,9 @@ def test_a_fracture_not_called_pathological_or_stress_is_coded_as_an_injury():
     assert steering.steer_factor(pathological, plain)[0] < steering.steer_factor(injury, plain)[0]
     assert steering.steer_factor(stress, plain)[0] < steering.steer_factor(injury, plain)[0]
     for kind in ("pathologic", "stress", "osteoporotic", "metastatic"):
-        assert steering.default_factor(pathological if kind != "stress" else stress, said(f"{kind} fracture")) == 1.0
+        assert steering.default_factor(pathological if kind != "stress" else stress, said(f"{kind} fracture right")) == 1.0
     assert steering.default_factor(osteoporosis, said("osteoporosis vertebra fracture")) == 1.0
-    assert steering.steer_factor(pathological, replace(plain, defaults=False))[0] == 1.0
+    assert steering.steer_factor(pathological, replace(plain, defaults=False))[0] == steering.AGREE  # the side only
     # Pregnancy and the newborn only when the query says so.
     pregnancy = "Infections of kidney in pregnancy, unspecified trimester"
     assert steering.default_factor(pregnancy, said("kidney infection")) < 1.0

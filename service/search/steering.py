@@ -51,6 +51,11 @@ _TITLE_OTHER = re.compile(r"^other\b(?! and unspecified)|\bother specified\b", r
 _OTHER_WORDS = re.compile(r"\b(other|specified)\b")
 OTHER_MAX_WORDS = 3
 _TITLE_HISTORY = re.compile(r"\b(personal|family) history\b", re.I)
+# A record that names no side is coded to the unspecified side (ICD-10-CM has one beside most sided codes); words
+# where 'left' or 'right' names a part of the body, not the side of a paired one, are no side.
+_TITLE_ANATOMIC_SIDE = re.compile(r"\b(left|right)[ -](ventric\w*|atri\w*|bundle|heart|main|coronary|anterior descending|"
+                                  r"circumflex|sided|lobe|colon|colic|hepatic duct|lower quadrant|upper quadrant|"
+                                  r"shift)\b", re.I)
 # T36-T65 titles end in the intent: 'Poisoning by ..., accidental (unintentional)', '..., assault'.
 _TITLE_CAUSE = re.compile(r", (accidental \(unintentional\)|intentional self-harm|assault|undetermined)(?=,|$)", re.I)
 # Venom's effects are toxic effects too ('bee sting' is T63.44-, accidental unless the query says otherwise).
@@ -88,8 +93,8 @@ def cause_of(cues: set[str]) -> str:
 
 def default_factor(title: str, understood: "Understood", system: str = "") -> float:
     """LATER for a title that departs from ICD-10-CM's default in what the query leaves unsaid (open fracture,
-    nondisplaced fracture, a pathological or stress fracture, a history code, one of pregnancy or the newborn, an
-    'Other ...' code for a query its title fully covers); 1.0 otherwise."""
+    nondisplaced fracture, a pathological or stress fracture, a history code, one of pregnancy or the newborn, a
+    side the query does not name, an 'Other ...' code for a query its title fully covers); 1.0 otherwise."""
     said = understood.dense_text.lower()
     factor = 1.0
     if not understood.seventh:  # a named 7th character says open or closed itself
@@ -102,6 +107,9 @@ def default_factor(title: str, understood: "Understood", system: str = "") -> fl
     if not understood.history and _TITLE_HISTORY.search(title):  # a condition is current unless called history
         factor *= LATER
     if _TITLE_MATERNAL.search(title) and not _MATERNAL_WORDS.search(said):
+        factor *= LATER
+    if (not system.endswith("pcs") and not understood.sides and _TITLE_SIDE.search(title)
+            and not _TITLE_ANATOMIC_SIDE.search(title)):
         factor *= LATER
     # Only a short query (claim text leaves 'other' out: 'Mech compl of permanent sutures' is 'Other mechanical
     # ...'), and only diagnoses: a PCS 'Other ...' title is no sibling of an unspecified code.
