@@ -80,6 +80,7 @@ SUFFIXED = 7  # shorter words carry no ending of SUFFIXES ('coma', 'noses', 'ane
 _ENDINGS = sorted(((end, forms[0]) for forms in SUFFIXES for end in forms), key=lambda e: -len(e[0]))
 
 
+@lru_cache(maxsize=65536)
 def _split(word: str) -> tuple[str, str]:
     """The word without its SUFFIXES ending, and the ending's family; a plural's too ('antibiotics')."""
     if len(word) >= SUFFIXED:
@@ -98,7 +99,8 @@ def ending(word: str) -> str:
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """What the forms of one word share: the first STEM letters (PAST_PREFIX past a PREFIXES prefix) and the ending's
-    family ('fractures', 'fractured' -> 'fract'; 'esophagitis' -> 'esoph-itis'; 'hemolytic' -> 'hemolysi-lysis')."""
+    family ('fractures', 'fractured' -> 'fract'; 'esophagitis' -> 'esoph-itis'; 'thrombotic' -> 'throm-osis';
+    'hypertensive' -> 'hypertens')."""
     root, family = _split(word)
     base = root + family if family else word
     n = STEM
