@@ -407,3 +407,11 @@ def test_forms_of_one_word_share_a_stem(a, b):
 def test_words_a_medical_ending_or_prefix_makes_another_concept_are_no_forms_of_each_other(a, b):
     assert not q.close_forms(a, b) and q.stem(a) != q.stem(b)
     assert not q.asked((((a,),),))[b]
+
+
+def test_a_side_named_in_words_laterality_does_not_read_is_still_named():
+    # With laterality off (the ablation), or in claim text's own abbreviations, the side is in the words alone.
+    right = "Unspecified fracture of shaft of humerus, right arm, initial encounter for closed fracture"
+    for text in ("broken right arm", "fx shaft humerus rt arm, init"):
+        unread = qu.Understood(slots=((("arm",),),), any_words=(), dense_text=text, defaults=True)
+        assert steering.default_factor(right, unread) == 1.0, text

@@ -52,7 +52,9 @@ _OTHER_WORDS = re.compile(r"\b(other|specified)\b")
 OTHER_MAX_WORDS = 3
 _TITLE_HISTORY = re.compile(r"\b(personal|family) history\b", re.I)
 # A record that names no side is coded to the unspecified side (ICD-10-CM has one beside most sided codes); words
-# where 'left' or 'right' names a part of the body, not the side of a paired one, are no side.
+# where 'left' or 'right' names a part of the body, not the side of a paired one, are no side. The query's own
+# words are read too, so a side named in words laterality does not read (claim text's 'rt', 'l') still counts.
+_SIDE_WORDS = re.compile(r"\b(left|right|bilateral|bilat|both|lt|rt|l|r)\b")
 _TITLE_ANATOMIC_SIDE = re.compile(r"\b(left|right)[ -](ventric\w*|atri\w*|bundle|heart|main|coronary|anterior descending|"
                                   r"circumflex|sided|lobe|colon|colic|hepatic duct|lower quadrant|upper quadrant|"
                                   r"shift)\b", re.I)
@@ -108,8 +110,8 @@ def default_factor(title: str, understood: "Understood", system: str = "") -> fl
         factor *= LATER
     if _TITLE_MATERNAL.search(title) and not _MATERNAL_WORDS.search(said):
         factor *= LATER
-    if (not system.endswith("pcs") and not understood.sides and _TITLE_SIDE.search(title)
-            and not _TITLE_ANATOMIC_SIDE.search(title)):
+    if (not system.endswith("pcs") and not understood.sides and not _SIDE_WORDS.search(said)
+            and _TITLE_SIDE.search(title) and not _TITLE_ANATOMIC_SIDE.search(title)):
         factor *= LATER
     # Only a short query (claim text leaves 'other' out: 'Mech compl of permanent sutures' is 'Other mechanical
     # ...'), and only diagnoses: a PCS 'Other ...' title is no sibling of an unspecified code.
