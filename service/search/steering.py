@@ -23,6 +23,8 @@ UNSTATED, LATER = "unstated", 0.9
 # they rule out goes down, as for a side (1.2 / 0.5 measured best of 1.2 / 0.9, 1.2 / 0.5 and 1.1 / 1.0 on the
 # training sets).
 APPROACH_AGREE, APPROACH_CONFLICT = AGREE, CONFLICT
+SIDE_WORDS = {"left": "left", "right": "right", "bilateral": "bilateral", "bilat": "bilateral", "both": "bilateral"}
+UNSPECIFIED_WORDS = frozenset({"nos", "unspecified", "unsp", "unspec"})
 _TITLE_SIDE = re.compile(r"\b(left|right|bilateral)\b", re.I)
 _TITLE_ENCOUNTER = re.compile(r"\b(initial encounter|subsequent encounter|sequela)\b", re.I)
 _ENCOUNTER_OF_TITLE = {"initial encounter": "initial", "subsequent encounter": "subsequent", "sequela": "sequela"}
@@ -77,6 +79,17 @@ def encounter_of(words: list[str], cues: set[str]) -> str:
     if cues & {"initial", "init"}:
         return "initial"
     return UNSTATED
+
+
+def sides_of(cues: set[str]) -> frozenset[str]:
+    """The sides a query names: 'left', 'right', 'bilateral' ('both' and 'bilat' are bilateral)."""
+    return frozenset(SIDE_WORDS[w] for w in cues if w in SIDE_WORDS)
+
+
+def asks_unspecified(words: list[str]) -> bool:
+    """True when the query says NOS or unspecified: it asks for the code that leaves details out (ICD-10-CM reads
+    NOS, 'not otherwise specified', as unspecified)."""
+    return not UNSPECIFIED_WORDS.isdisjoint(words)
 
 
 def history_of(cues: set[str]) -> str:

@@ -12,7 +12,7 @@ from service.search.intent import CONDITION_WORDS, PROCEDURE_SUFFIXES, PROCEDURE
 from service.search.morphology import Morphology
 from service.search.operations import Operations, Reading, by_table, not_doing, with_device, word_form
 from service.search.spelling import Speller
-from service.search.steering import cause_of, encounter_of, history_of
+from service.search.steering import asks_unspecified, cause_of, encounter_of, history_of, sides_of
 from service.search.terms import Entry, Matches, for_system, inflected, joined_compounds, pair_terms, scattered, sided, table_key
 from service.search.terms import covered as _covered
 
@@ -20,8 +20,6 @@ from service.search.terms import covered as _covered
 FEATURES = ("expand", "expand_dense", "abbrev", "spell", "spell_dense", "laterality", "encounter", "intent", "operations",
             "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors", "morphology", "claim_parts", "history",
             "compounds", "poisoning_intent", "new_technology", "defaults", "terms", "families", "approach", "names", "headings")
-UNSPECIFIED_WORDS = frozenset({"nos", "unspecified", "unsp", "unspec"})  # ICD-10-CM: NOS is 'unspecified'
-SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "bilat": "bilateral", "both": "bilateral"}
 # Claim text names a 7th character by itself: 'Disp fx of head of r rad, 7thN' is the code ending in N.
 _SEVENTH = re.compile(r"^7th([a-z0-9])$")
 
@@ -176,11 +174,10 @@ class Understanding:
             expansions=(tuple(expansions) if "expand" in features else ()) + tuple(spelt_out),
             corrections=tuple(Correction(w, c) for w, c in corrections.items()),
             did_you_mean=_replace_words(text, corrections) if corrections else None,
-            sides=frozenset(SIDES[w] for w in cues if w in SIDES) if "laterality" in features else frozenset(),
+            sides=sides_of(cues) if "laterality" in features else frozenset(),
             encounter=encounter_of(words, cues) if "encounter" in features else "",
             history=history_of(cues) if "history" in features else "", cause=cause_of(cues) if "poisoning_intent" in features else "",
-            defaults="defaults" in features, synonyms="terms" in features,
-            unspecified=not UNSPECIFIED_WORDS.isdisjoint(words),
+            defaults="defaults" in features, synonyms="terms" in features, unspecified=asks_unspecified(words),
             intent=("icd10pcs" if reading or scoped else intent_of(words, matches, self.conditions))
             if "intent" in features and not system else "",
             operations=reading.operations if reading else (), not_operations=not_doing(reading, cues, features),
