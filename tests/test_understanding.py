@@ -309,12 +309,14 @@ def test_a_subsequent_encounter_that_names_no_healing_prefers_routine_healing():
     assert steering.steer_factor(routine, named)[0] == steering.steer_factor(nonunion, named)[0]
 
 
-def test_what_a_query_leaves_unsaid_takes_the_icd10cm_default():
-    def said(text: str) -> qu.Understood:
-        slots = tuple(((w,),) for w in text.split())
-        sides = frozenset(w for w in text.split() if w in ("left", "right"))
-        return qu.Understood(slots=slots, any_words=(), dense_text=text, defaults=True, sides=sides)
+def said(text: str) -> qu.Understood:
+    """What understanding reads from plain words: one slot a word, the sides named, defaults on."""
+    sides = frozenset(w for w in text.split() if w in ("left", "right"))
+    return qu.Understood(slots=tuple(((w,),) for w in text.split()), any_words=(), dense_text=text, defaults=True,
+                         sides=sides)
 
+
+def test_what_a_query_leaves_unsaid_takes_the_icd10cm_default():
     closed = "Displaced fracture of shaft of left clavicle, initial encounter for closed fracture"
     opened = "Displaced fracture of shaft of left clavicle, initial encounter for open fracture"
     nondisplaced = "Nondisplaced fracture of shaft of left clavicle, initial encounter for closed fracture"
@@ -322,7 +324,7 @@ def test_what_a_query_leaves_unsaid_takes_the_icd10cm_default():
     assert steering.steer_factor(closed, plain)[0] > steering.steer_factor(opened, plain)[0]
     assert steering.steer_factor(closed, plain)[0] > steering.steer_factor(nondisplaced, plain)[0]
     assert steering.steer_factor(opened, said("open fracture left clavicle"))[0] == steering.steer_factor(closed, plain)[0]
-    assert steering.steer_factor(nondisplaced, said("nondisplaced fracture left clavicle"))[0] == 1.2  # side agrees
+    assert steering.steer_factor(nondisplaced, said("nondisplaced fracture left clavicle"))[0] == steering.AGREE
     # 'Other appendicitis' covers everything 'appendicitis' says: the unspecified code is the one meant.
     assert steering.steer_factor("Other appendicitis", said("appendicitis"))[0] < 1.0
     assert steering.steer_factor("Unspecified appendicitis", said("appendicitis"))[0] == 1.0
@@ -346,11 +348,6 @@ def test_a_query_naming_no_side_takes_the_unspecified_side():
 
 
 def test_a_fracture_not_called_pathological_or_stress_is_coded_as_an_injury():
-    def said(text: str) -> qu.Understood:
-        sides = frozenset(w for w in text.split() if w in ("left", "right"))
-        return qu.Understood(slots=tuple(((w,),) for w in text.split()), any_words=(), dense_text=text, defaults=True,
-                             sides=sides)
-
     injury = "Unspecified fracture of shaft of right tibia, initial encounter for closed fracture"
     pathological = "Pathological fracture, right tibia, initial encounter for fracture"
     stress = "Stress fracture, right tibia, initial encounter for fracture"

@@ -9,7 +9,7 @@ from functools import lru_cache
 from embeddings.records import code_key
 from service.errors import QueryError
 
-__all__ = ["QueryError", "ParsedQuery", "parse", "tokens", "STEM", "stem", "same_stem"]
+__all__ = ["QueryError", "ParsedQuery", "parse", "tokens", "STEM", "stem"]
 
 # 'without', 'unspecified' and 'other' are not among them: typed, they tell sibling codes apart ("without loss of
 # consciousness", "unspecified femur", "other specified injuries").
@@ -109,10 +109,6 @@ def stem(word: str) -> str:
             n = len(prefix) + PAST_PREFIX
             break
     return base[:n] + "-" + family if family else base[:n]
-
-
-def same_stem(a: str, b: str) -> bool:
-    return stem(a) == stem(b)
 
 
 def close_forms(a: str, b: str) -> bool:

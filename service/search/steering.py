@@ -4,6 +4,8 @@ defaults for what the query leaves unsaid."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from service.search import coverage
@@ -56,7 +58,7 @@ _TITLE_HISTORY = re.compile(r"\b(personal|family) history\b", re.I)
 # A record that names no side is coded to the unspecified side (ICD-10-CM has one beside most sided codes); words
 # where 'left' or 'right' names a part of the body, not the side of a paired one, are no side. The query's own
 # words are read too, so a side named in words laterality does not read (claim text's 'rt', 'l') still counts.
-_SIDE_WORDS = re.compile(r"\b(left|right|bilateral|bilat|both|lt|rt|l|r)\b")
+_SIDE_WORDS = re.compile(r"\b(" + "|".join([*SIDE_WORDS, "lt", "rt", "l", "r"]) + r")\b")
 _TITLE_ANATOMIC_SIDE = re.compile(r"\b(left|right)[ -](ventric\w*|atri\w*|bundle|heart|main|coronary|anterior descending|"
                                   r"circumflex|sided|lobe|colon|colic|hepatic duct|lower quadrant|upper quadrant|"
                                   r"shift)\b", re.I)
@@ -106,30 +108,47 @@ def cause_of(cues: set[str]) -> str:
     return "accidental" if cues & POISON_WORDS and not cues & CAUSE_WORDS else ""
 
 
+@dataclass(frozen=True)
+class _Said:
+    """Which of the defaults' cue words a query's text says (read once a query, not once a candidate)."""
+    open: bool
+    nondisplaced: bool
+    not_injury: bool
+    maternal: bool
+    side: bool
+    other: bool
+
+
+@lru_cache(maxsize=256)
+def _said(text: str) -> _Said:
+    return _Said(*(bool(p.search(text)) for p in (_OPEN_WORDS, _NONDISPLACED_WORDS, _NOT_INJURY_WORDS,
+                                                   _MATERNAL_WORDS, _SIDE_WORDS, _OTHER_WORDS)))
+
+
 def default_factor(title: str, understood: "Understood", system: str = "") -> float:
     """LATER for a title that departs from ICD-10-CM's default in what the query leaves unsaid (open fracture,
     nondisplaced fracture, a pathological or stress fracture, a history code, one of pregnancy or the newborn, a
     side the query does not name, an 'Other ...' code for a query its title fully covers); 1.0 otherwise."""
-    said = understood.dense_text.lower()
+    said = _said(understood.dense_text.lower())
     factor = 1.0
     if not understood.seventh:  # a named 7th character says open or closed itself
-        if _TITLE_OPEN.search(title) and not _OPEN_WORDS.search(said):
+        if _TITLE_OPEN.search(title) and not said.open:
             factor *= LATER
-        if _TITLE_NONDISPLACED.search(title) and not _NONDISPLACED_WORDS.search(said):
+        if _TITLE_NONDISPLACED.search(title) and not said.nondisplaced:
             factor *= LATER
-    if _TITLE_NOT_INJURY.search(title) and not _NOT_INJURY_WORDS.search(said):
+    if _TITLE_NOT_INJURY.search(title) and not said.not_injury:
         factor *= LATER
     if not understood.history and _TITLE_HISTORY.search(title):  # a condition is current unless called history
         factor *= LATER
-    if _TITLE_MATERNAL.search(title) and not _MATERNAL_WORDS.search(said):
+    if _TITLE_MATERNAL.search(title) and not said.maternal:
         factor *= LATER
-    if (not system.endswith("pcs") and not understood.sides and not _SIDE_WORDS.search(said)
+    if (not system.endswith("pcs") and not understood.sides and not said.side
             and _TITLE_SIDE.search(title) and not _TITLE_ANATOMIC_SIDE.search(title)):
         factor *= LATER
     # Only a short query (claim text leaves 'other' out: 'Mech compl of permanent sutures' is 'Other mechanical
     # ...'), and only diagnoses: a PCS 'Other ...' title is no sibling of an unspecified code.
     if (not system.endswith("pcs") and _TITLE_OTHER.search(title) and 0 < len(understood.slots) <= OTHER_MAX_WORDS
-            and not _OTHER_WORDS.search(said)):
+            and not said.other):
         if coverage.shares(title, understood.slots)[0] >= 1.0:
             factor *= LATER
     return factor
