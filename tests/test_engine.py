@@ -147,6 +147,34 @@ def test_the_meaning_path_on_its_own_thread_gives_the_same_results(engine):
             assert [(h.code, h.score, h.reasons) for h in a.hits] == [(h.code, h.score, h.reasons) for h in b.hits]
 
 
+def test_hybrid_search_walks_the_graph_with_its_own_narrower_beam(engine, monkeypatch):
+    """Hybrid's meaning path asks HNSW for hnsw_ef_hybrid; dense mode keeps the index's own hnsw_ef_search."""
+    beams: list[int | None] = []
+
+    class Graph:  # the fixture's indexes are flat: a stand-in that says it is HNSW and records each search's beam
+        hnsw = object()
+
+        def __init__(self, inner):
+            self.inner = inner
+
+        def search(self, vector, k, params=None):
+            beams.append(params.efSearch if params is not None else None)
+            return self.inner.search(vector, k)
+
+        def __getattr__(self, name):  # reconstruct ... as the index itself
+            return getattr(self.inner, name)
+
+    for system in engine.store.scope:
+        monkeypatch.setitem(engine.store.dense, system, Graph(engine.store.dense[system]))
+    flat = engine.search("gallbladder removal", mode="hybrid")
+    assert beams and set(beams) == {engine.settings.hnsw_ef_hybrid} and engine.settings.hnsw_ef_hybrid > 0
+    beams.clear()
+    engine.search("gallbladder removal", mode="dense")
+    assert beams and set(beams) == {None}
+    monkeypatch.undo()
+    assert [h.code for h in engine.search("gallbladder removal", mode="hybrid").hits] == [h.code for h in flat.hits]
+
+
 def test_an_unqualified_heart_attack_is_the_acute_one_as_the_index_defaults_it(engine):
     # ICD-10-CM's Index sends 'Infarction, myocardial' without a stated age to I21.9 (acute, the default).
     for text in ("heart attack", "MI"):

@@ -210,22 +210,23 @@ class SearchEngine:
         dense: Future[list[Candidate]] | None = None
         if meaning and self.settings.overlap_paths and mode == "hybrid":
             # ONNX Runtime, FAISS and SQLite release the GIL: encoding runs while FTS5 ranks.
-            dense = _paths().submit(self._meaning, u.dense_text, system, k, u.synonyms)
+            dense = _paths().submit(self._meaning, u.dense_text, system, k, u.synonyms, self.settings.hnsw_ef_hybrid)
         if mode in ("hybrid", "lexical"):
             if u.claim_text and not matches:
                 fusion.add("claim", self.words.whole_claims(parsed.text, system))
             fusion.add("lexical", self.words.search_understood(u, system, k))
         if meaning:
+            beam = self.settings.hnsw_ef_hybrid if mode == "hybrid" else 0  # dense mode: the index's wide beam
             fusion.add("dense", dense.result() if dense is not None else self._meaning(u.dense_text, system, k,
-                                                                                      u.synonyms))
+                                                                                      u.synonyms, beam))
         elif mode == "dense" and not matches and self.meaning is None:
             # semantic search is warming up: words stand in, and the result says so
             fusion.add("lexical", self.words.search_understood(u, system, k))
         return fusion
 
-    def _meaning(self, text: str, system: str | None, k: int, synonyms: bool = False) -> list[Candidate]:
+    def _meaning(self, text: str, system: str | None, k: int, synonyms: bool = False, beam: int = 0) -> list[Candidate]:
         assert self.meaning is not None
-        return self.meaning.search(text, system, k, synonyms)
+        return self.meaning.search(text, system, k, synonyms, beam)
 
     def _steer(self, ranked: list[int], fusion: Fusion, u: qu.Understood) -> list[int]:
         """Re-order the top candidates by agreement with the query's side (left/right) and encounter."""

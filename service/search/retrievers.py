@@ -6,6 +6,7 @@ import re
 from collections import OrderedDict
 from threading import Lock
 
+import faiss
 import numpy as np
 
 from embeddings.abbreviations import claim_words
@@ -208,12 +209,19 @@ class DenseRetriever:
     def __init__(self, store: IndexStore, embed: QueryEmbeddings):
         self.store, self.embed = store, embed
 
-    def search(self, text: str, system: str | None, limit: int, synonyms: bool = False) -> list[Candidate]:
+    def search(self, text: str, system: str | None, limit: int, synonyms: bool = False,
+               beam: int = 0) -> list[Candidate]:
+        """`beam`: the HNSW beam width for this search (0: the index's own, `hnsw_ef_search`)."""
         vector = self.embed(text).reshape(1, -1)
         results: list[tuple[int, float]] = []
         found_by: dict[int, str] = {}  # codes found through one of their synonyms: which one
         for name in ([system] if system else self.store.scope):
-            scores, positions = self.store.dense[name].search(vector, limit)
+            index = self.store.dense[name]
+            if beam and hasattr(index, "hnsw"):
+                params = faiss.SearchParametersHNSW(efSearch=beam)  # type: ignore[attr-defined]  # not in faiss's stub
+                scores, positions = index.search(vector, limit, params=params)
+            else:
+                scores, positions = index.search(vector, limit)
             ids = self.store.ids[name]
             results += [(int(ids[p]), float(s)) for s, p in zip(scores[0], positions[0]) if p >= 0]
         if synonyms and self.store.term_vectors is not None:
