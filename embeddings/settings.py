@@ -27,9 +27,9 @@ class Settings:
     hnsw_m: int = _setting(32, "HNSW graph degree.")
     hnsw_ef_construction: int = _setting(200, "HNSW build-time beam width.")
     hnsw_ef_search: int = _setting(1024, "HNSW query-time beam width (dense mode, Similar Codes, evaluation probes).")
-    hnsw_ef_hybrid: int = _setting(384, "HNSW beam width of hybrid search's meaning path: its candidates join the "
-                                   "words' and the ranker rescores each exactly, so a narrower beam loses nothing "
-                                   "measured (docs/history.md) at a third of the graph search's time.")
+    hnsw_ef_hybrid: int = _setting(384, "HNSW beam width of hybrid search's meaning path when the ranker is on: its "
+                                   "candidates join the words' and the ranker rescores each exactly, so a narrower "
+                                   "beam loses nothing measured (docs/history.md) at a third of the graph's time.")
     batch_size: int = _setting(64, "Encoding batch size.")
     threads: int = _setting(0, "CPU threads for torch and FAISS; 0 keeps the library default.")
     host: str = _setting("127.0.0.1", "Address the server binds to.")

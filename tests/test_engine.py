@@ -148,7 +148,8 @@ def test_the_meaning_path_on_its_own_thread_gives_the_same_results(engine):
 
 
 def test_hybrid_search_walks_the_graph_with_its_own_narrower_beam(engine, monkeypatch):
-    """Hybrid's meaning path asks HNSW for hnsw_ef_hybrid; dense mode keeps the index's own hnsw_ef_search."""
+    """Hybrid's meaning path asks HNSW for hnsw_ef_hybrid when the ranker rescores its candidates; dense mode and
+    hybrid without the ranker keep the index's own hnsw_ef_search."""
     beams: list[int | None] = []
 
     class Graph:  # the fixture's indexes are flat: a stand-in that says it is HNSW and records each search's beam
@@ -168,9 +169,10 @@ def test_hybrid_search_walks_the_graph_with_its_own_narrower_beam(engine, monkey
         monkeypatch.setitem(engine.store.dense, system, Graph(engine.store.dense[system]))
     flat = engine.search("gallbladder removal", mode="hybrid")
     assert beams and set(beams) == {engine.settings.hnsw_ef_hybrid} and engine.settings.hnsw_ef_hybrid > 0
-    beams.clear()
-    engine.search("gallbladder removal", mode="dense")
-    assert beams and set(beams) == {None}
+    for mode, features in (("dense", None), ("hybrid", engine.check_features(None) - {"ranker"})):
+        beams.clear()  # dense mode, and hybrid without the ranker's exact rescoring, keep the index's wide beam
+        engine.search("gallbladder removal", mode=mode, features=features)
+        assert beams and set(beams) == {None}, mode
     monkeypatch.undo()
     assert [h.code for h in engine.search("gallbladder removal", mode="hybrid").hits] == [h.code for h in flat.hits]
 

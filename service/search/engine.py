@@ -183,7 +183,8 @@ class SearchEngine:
         """Understanding and fused retrieval, before any re-ranking: what the learned ranker is trained on."""
         typing = not text.endswith((" ", "\t"))  # the last word may be unfinished
         u = self.understanding.understand(parsed.text, system, features, partial_last=typing)
-        fusion = self._retrieve(parsed, u, system, mode)
+        beam = self.settings.hnsw_ef_hybrid if mode == "hybrid" and "ranker" in features and self.ranker else 0
+        fusion = self._retrieve(parsed, u, system, mode, beam)
         if u.intent:
             fusion.damp([i for i in fusion.scores if self.store.system_of[i] != u.intent], steering.CONFLICT)
         # Codes deleted since an earlier release stay findable, below the codes valid today (unless typed exactly).
@@ -200,7 +201,7 @@ class SearchEngine:
                     fusion.term_similarity = self.meaning.term_similarities(u.dense_text, head)
         return parsed, u, fusion
 
-    def _retrieve(self, parsed: q.ParsedQuery, u: qu.Understood, system: str | None, mode: str) -> Fusion:
+    def _retrieve(self, parsed: q.ParsedQuery, u: qu.Understood, system: str | None, mode: str, beam: int) -> Fusion:
         k = self.settings.candidates
         fusion = Fusion(self.settings.rrf_k)
         matches = self.codes.search(parsed.code, system, k) if parsed.code else []
@@ -210,13 +211,12 @@ class SearchEngine:
         dense: Future[list[Candidate]] | None = None
         if meaning and self.settings.overlap_paths and mode == "hybrid":
             # ONNX Runtime, FAISS and SQLite release the GIL: encoding runs while FTS5 ranks.
-            dense = _paths().submit(self._meaning, u.dense_text, system, k, u.synonyms, self.settings.hnsw_ef_hybrid)
+            dense = _paths().submit(self._meaning, u.dense_text, system, k, u.synonyms, beam)
         if mode in ("hybrid", "lexical"):
             if u.claim_text and not matches:
                 fusion.add("claim", self.words.whole_claims(parsed.text, system))
             fusion.add("lexical", self.words.search_understood(u, system, k))
         if meaning:
-            beam = self.settings.hnsw_ef_hybrid if mode == "hybrid" else 0  # dense mode: the index's wide beam
             fusion.add("dense", dense.result() if dense is not None else self._meaning(u.dense_text, system, k,
                                                                                       u.synonyms, beam))
         elif mode == "dense" and not matches and self.meaning is None:
