@@ -211,13 +211,13 @@ class DenseRetriever:
 
     def search(self, text: str, system: str | None, limit: int, synonyms: bool = False,
                beam: int = 0) -> list[Candidate]:
-        """`beam`: the HNSW beam width for this search (0: the index's own, `hnsw_ef_search`)."""
+        """`beam`: the HNSW beam width for this search (0 or less: the index's own, `hnsw_ef_search`)."""
         vector = self.embed(text).reshape(1, -1)
         results: list[tuple[int, float]] = []
         found_by: dict[int, str] = {}  # codes found through one of their synonyms: which one
         for name in ([system] if system else self.store.scope):
             index = self.store.dense[name]
-            if beam and hasattr(index, "hnsw"):
+            if beam > 0 and hasattr(index, "hnsw"):
                 params = faiss.SearchParametersHNSW(efSearch=beam)  # type: ignore[attr-defined]  # not in faiss's stub
                 scores, positions = index.search(vector, limit, params=params)
             else:
