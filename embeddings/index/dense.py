@@ -30,6 +30,15 @@ def build_dense(vectors: np.ndarray, kind: str, m: int = 32, ef_construction: in
     return index
 
 
+def search(index: faiss.Index, vectors: np.ndarray, k: int, beam: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, positions) of the k nearest to each vector; `beam` > 0 is this search's HNSW beam width in place of
+    the index's own efSearch (a flat index ignores it)."""
+    if beam > 0 and hasattr(index, "hnsw"):
+        params = faiss.SearchParametersHNSW(efSearch=beam)  # type: ignore[attr-defined]  # not in faiss's stub
+        return index.search(vectors, k, params=params)
+    return index.search(vectors, k)
+
+
 def write_dense(directory: Path, system: str, index: faiss.Index, rows: np.ndarray) -> None:
     faiss.write_index(index, str(directory / dense_file(system)))
     np.save(directory / ids_file(system), rows)

@@ -15,6 +15,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from embeddings.index.dense import search as search_dense
 from embeddings.settings import Settings
 from service.perf.httpload import Server, run_load
 from service.search.engine import SearchEngine
@@ -93,8 +94,7 @@ def flat_vs_hnsw(engine: SearchEngine, queries: list[str], rng: random.Random) -
         # Many PCS documents have equal vectors: a result scoring as high as the 10th exact one is as good as it.
         recall = np.mean([np.sum(s >= e[-1] - 1e-5) / 10 for s, e in zip(scores, exact_scores)])
         # Hybrid search walks the graph with its own, narrower beam (its candidates join the words', rescored).
-        beam = faiss.SearchParametersHNSW(efSearch=engine.settings.hnsw_ef_hybrid)  # type: ignore[attr-defined]
-        narrow, _ = dense.search(probe, 10, params=beam)
+        narrow, _ = search_dense(dense, probe, 10, engine.settings.hnsw_ef_hybrid)
         hybrid_recall = np.mean([np.sum(s >= e[-1] - 1e-5) / 10 for s, e in zip(narrow, exact_scores)])
         t0 = time.perf_counter()
         for row in probe[:100]:

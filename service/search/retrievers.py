@@ -6,11 +6,11 @@ import re
 from collections import OrderedDict
 from threading import Lock
 
-import faiss
 import numpy as np
 
 from embeddings.abbreviations import claim_words
 from embeddings.encoders import Encoder
+from embeddings.index import dense
 from embeddings.index.store import IndexStore
 from service.search import query as q
 from service.search import understanding as qu
@@ -216,12 +216,7 @@ class DenseRetriever:
         results: list[tuple[int, float]] = []
         found_by: dict[int, str] = {}  # codes found through one of their synonyms: which one
         for name in ([system] if system else self.store.scope):
-            index = self.store.dense[name]
-            if beam > 0 and hasattr(index, "hnsw"):
-                params = faiss.SearchParametersHNSW(efSearch=beam)  # type: ignore[attr-defined]  # not in faiss's stub
-                scores, positions = index.search(vector, limit, params=params)
-            else:
-                scores, positions = index.search(vector, limit)
+            scores, positions = dense.search(self.store.dense[name], vector, limit, beam)
             ids = self.store.ids[name]
             results += [(int(ids[p]), float(s)) for s, p in zip(scores[0], positions[0]) if p >= 0]
         if synonyms and self.store.term_vectors is not None:
