@@ -1,6 +1,7 @@
 """Index build: manifest, cache reuse, staleness, atomic swap, failed builds, locking and load-time refusals."""
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -333,6 +334,18 @@ def test_settings_env_overrides_are_typed(tmp_path):
     assert settings.port == 9001 and settings.verify_checksums is False and settings.index_dir == tmp_path
     with pytest.raises(ValueError, match="MEDCODES_PORT='x'"):
         Settings.from_env({"MEDCODES_PORT": "x"})
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"MEDCODES_CANDIDATES": "0"}, "MEDCODES_CANDIDATES=0 is out of range: it must be at least 1"),
+    ({"MEDCODES_HNSW_EF_SEARCH": "-8"}, "MEDCODES_HNSW_EF_SEARCH=-8 is out of range"),
+    ({"MEDCODES_PORT": "70000"}, "it must be from 1 to 65535"),
+    ({"MEDCODES_WATCH_SECONDS": "-1"}, "MEDCODES_WATCH_SECONDS=-1.0 is out of range"),
+])
+def test_settings_out_of_range_are_refused_by_name(env, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Settings.from_env(env)
+    assert Settings.from_env({"MEDCODES_THREADS": "0", "MEDCODES_MAX_OFFSET": "0"}).threads == 0
 
 
 def test_manifest_is_valid_json_with_format(tmp_path):

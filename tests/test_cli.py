@@ -73,6 +73,13 @@ def test_bad_arguments_exit_2_with_one_line(cli_env, capsys, argv, message):
     assert message in err and "\n" not in err and "Traceback" not in err
 
 
+def test_a_setting_out_of_range_exits_2_with_one_line(cli_env, capsys, monkeypatch):
+    monkeypatch.setenv("MEDCODES_CANDIDATES", "-5")
+    assert main(["search", "heart"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "MEDCODES_CANDIDATES=-5 is out of range" in err and "\n" not in err
+
+
 def test_missing_index_is_a_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MEDCODES_INDEX_DIR", str(tmp_path / "none"))
     monkeypatch.setenv("MEDCODES_ENCODER", "stub")

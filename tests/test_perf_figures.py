@@ -1,7 +1,9 @@
-"""The figures `make bench` reads from /proc: CPU time and memory of a server's processes."""
+"""The figures `make bench` reads from /proc (CPU time and memory of a server's processes) and the requests it sends."""
 import os
 import time
+from urllib.parse import parse_qs, urlsplit
 
+from service.perf.bench import search_paths
 from service.perf.httpload import children, cpu_seconds, memory_mb
 
 
@@ -21,3 +23,9 @@ def test_cpu_seconds_count_the_work_a_process_did_and_not_the_time_it_slept():
 def test_memory_and_children_of_this_process():
     assert memory_mb([os.getpid()], "status", "VmRSS:") > 10
     assert children(2 ** 31 - 1) == []
+
+
+def test_bench_requests_carry_each_query_whole():
+    queries = ["d&c", "t&a left ear", "100% o2 #2", "hip+knee?"]
+    sent = [parse_qs(urlsplit(path).query)["q"][0] for path in search_paths(queries)]
+    assert sent == queries

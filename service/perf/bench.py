@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import faiss
 import numpy as np
@@ -109,8 +110,13 @@ def flat_vs_hnsw(engine: SearchEngine, queries: list[str], rng: random.Random) -
     return out
 
 
+def search_paths(queries: list[str]) -> list[str]:
+    """One /api/search request a query, the query escaped ('d&c' must reach the server whole, not as 'd')."""
+    return [f"/api/search?q={quote(q)}&limit=10" for q in queries]
+
+
 def http(settings: Settings, lay: list[str], workers: int, requests: int) -> dict:
-    paths = [f"/api/search?q={q}&limit=10" for q in lay]
+    paths = search_paths(lay)
     with Server(settings.index_dir, workers=workers) as server:
         run_load(server.url, paths[:50], concurrency=4, max_requests=100)  # warm-up
         cpu = server.cpu_seconds()
