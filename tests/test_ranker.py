@@ -188,3 +188,18 @@ def test_a_query_saying_nos_marks_the_unspecified_titles_it_asks_for(engine):
     assert unspecified.any() and not unspecified.all() and (asks == unspecified).all()
     titles, unspecified, asks = columns("appendicitis")
     assert unspecified.any() and not asks.any()
+
+
+def test_blend_adds_the_linear_score_and_the_trees_and_keeps_both_through_its_file():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(1200, len(ranker.FEATURES)))
+    y = ((x[:, 4] > 0) == (x[:, 12] > 0)).astype(float)
+    groups = np.repeat(np.arange(120), 10)
+    blend = learn.fit_blend(x, y, groups, lay=set(range(10)))
+    linear = learn.fit(x, y, groups)
+    boosted = learn.fit_trees(*learn.repeat_groups(x, y, groups, set(range(10)), learn.LAY_REPEATS))
+    assert blend.trees is not None and blend.trees_weight == learn.BLEND_TREES
+    assert np.allclose(blend.raw(x), linear.raw(x) + learn.BLEND_TREES * boosted.raw(x))
+    again = ranker.RankerModel.from_json(json.loads(json.dumps(blend.to_json())))
+    assert np.allclose(again.raw(x), blend.raw(x), atol=1e-4)  # weights are written to six decimals
+    assert learn.mrr(x, y, groups, blend) > learn.mrr(x, y, groups, linear) + 0.1  # the trees' interaction is kept

@@ -1,5 +1,5 @@
-"""The learned ranking stage: a model over per-candidate features (boosted trees, or a pairwise-trained linear
-model, optionally with a hidden layer) replaces hand-set fusion weights."""
+"""The learned ranking stage: a model over per-candidate features (a pairwise-trained linear model, optionally with
+a hidden layer, boosted trees, or the linear model and trees added) replaces hand-set fusion weights."""
 from __future__ import annotations
 
 import json
@@ -32,8 +32,9 @@ GAPS = (("title_slots_gap", "title_slots"), ("title_share_gap", "title_share"), 
 
 @dataclass(frozen=True)
 class RankerModel:
-    """score = sigmoid(z·weights + bias + tanh(z·hidden + hidden_bias)·output), z the standardised features. Without
-    a hidden layer it is a linear (logistic) model. With trees, score = sigmoid(the trees' sum over raw features)."""
+    """score = sigmoid(z·weights + bias + tanh(z·hidden + hidden_bias)·output + trees_weight·trees(x)), z the
+    standardised features, x the raw ones. Without a hidden layer or trees it is a linear (logistic) model; trees alone
+    have zero weights; a blend has both."""
     names: tuple[str, ...]
     weights: np.ndarray
     bias: float
@@ -44,14 +45,15 @@ class RankerModel:
     hidden_bias: np.ndarray | None = None
     output: np.ndarray | None = None
     trees: Trees | None = None
+    trees_weight: float = 1.0
 
     def raw(self, x: np.ndarray) -> np.ndarray:
-        if self.trees is not None:
-            return self.trees.raw(x)
         z = (x - self.mean) / self.scale
         value: np.ndarray = z @ self.weights + self.bias
         if self.hidden is not None and self.hidden_bias is not None and self.output is not None:
             value = value + np.tanh(z @ self.hidden + self.hidden_bias) @ self.output
+        if self.trees is not None:
+            value = value + self.trees_weight * self.trees.raw(x)
         return value
 
     def score(self, x: np.ndarray) -> np.ndarray:
@@ -65,7 +67,7 @@ class RankerModel:
             data |= {"hidden": self.hidden.round(6).tolist(), "hidden_bias": self.hidden_bias.round(6).tolist(),
                      "output": self.output.round(6).tolist()}
         if self.trees is not None:
-            data["trees"] = self.trees.to_json()
+            data |= {"trees": self.trees.to_json(), "trees_weight": self.trees_weight}
         return data
 
     @classmethod
@@ -73,7 +75,8 @@ class RankerModel:
         layer = {k: np.array(data[k]) for k in ("hidden", "hidden_bias", "output") if k in data}
         trees = Trees.from_json(data["trees"]) if "trees" in data else None
         return cls(tuple(data["features"]), np.array(data["weights"]), float(data["bias"]), np.array(data["mean"]),
-                   np.array(data["scale"]), dict(data.get("info", {})), **layer, trees=trees)
+                   np.array(data["scale"]), dict(data.get("info", {})), **layer, trees=trees,
+                   trees_weight=float(data.get("trees_weight", 1.0)))
 
 
 def configured_file(setting: str) -> Path:
