@@ -109,6 +109,15 @@ def test_search_messages_say_what_was_wrong(client):
     assert "empty" in error_of(client.get("/api/search", params={"q": "\x00\x07"}), 400)
 
 
+@pytest.mark.parametrize("text", ["!!!", "\U0001f494", "-- ?", "\u2014"])
+def test_a_query_without_letters_or_digits_is_a_400_not_a_list_of_nearest_noise(client, text):
+    for path in ("/api/search", "/api/suggest"):
+        assert "no letters (a-z) or digits" in error_of(client.get(path, params={"q": text}), 400)
+    for mode in ("dense", "lexical"):
+        error_of(client.get("/api/search", params={"q": text, "mode": mode}), 400)
+    assert client.get("/api/search", params={"q": "k92.2!"}).status_code == 200  # a word or code with them is fine
+
+
 @pytest.mark.parametrize("path", ["/api/search?q=%ff", "/api/search?q=heart&system=%c3%28", "/api/suggest?q=ab%80",
                                   "/api/codes/icd10cm/K92%ff", "/api/codes/icd10cm/K92.2/similar?limit=%fe"])
 def test_bytes_that_are_not_utf8_are_a_400(client, path):

@@ -41,6 +41,14 @@ def test_stdin_bad_line_reports_error_and_exit_status(cli_env, capsys, monkeypat
     assert "error" in lines[1] and "limit" in lines[1]["error"]
 
 
+def test_a_batch_line_without_letters_or_digits_gets_an_error_line_and_the_rest_are_answered(cli_env, capsys,
+                                                                                               monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("!!!\nk922\n"))
+    assert main(["search", "--limit", "1"]) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert "no letters (a-z) or digits" in lines[0]["error"] and lines[1]["results"][0]["code"] == "K92.2"
+
+
 def test_stdin_json_object_lines_override_options_per_line(cli_env, capsys, monkeypatch):
     lines_in = ['{"q": "k922", "limit": 1}', '{"q": "gallbladder", "system": "icd10pcs", "limit": 2}',
                 '{"q": "k922", "limit": "two"}', '{"query": "k922"}', '{"q": "k922"', '{"q": 3}']

@@ -67,7 +67,9 @@ def test_any_words_make_an_expression_fts5_accepts(words):
 def test_parse_checks_the_length_after_normalising():
     with pytest.raises(QueryError, match="once normalised"):
         parse("\ufdfa" * 20, max_chars=200)  # 20 characters, 360 after NFKC
-    assert parse("\ufdfa" * 5, max_chars=200).text
+    assert parse("\ufdfa" * 5 + " heart", max_chars=200).text  # 96 characters once normalised: within the limit
+    with pytest.raises(QueryError, match="no letters"):
+        parse("\ufdfa" * 5, max_chars=200)  # Arabic script only: nothing the English index can match
     with pytest.raises(QueryError):
         parse("a" * 801, max_chars=200)
 

@@ -55,7 +55,10 @@ def tokens(text: str) -> list[str]:
 
 def parse(text: str, max_chars: int = 500) -> ParsedQuery:
     text = clean(text, max_chars)
-    words = tuple(w for w in tokens(text) if w not in STOPWORDS)
+    every = tokens(text)
+    if not every:  # '!!!' or an emoji: the meaning path would still return its nearest codes, all of them noise
+        raise QueryError(f"the query {text[:40]!r} has no letters (a-z) or digits to search for")
+    words = tuple(w for w in every if w not in STOPWORDS)
     code = code_key(text) if looks_like_code(text) else None
     return ParsedQuery(text=text, words=words, code=code)
 
