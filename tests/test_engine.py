@@ -62,8 +62,11 @@ def test_bad_input_is_a_query_error(engine, kwargs, message):
 
 def test_control_characters_and_fts_syntax_are_plain_text(engine):
     assert parse("heart\x00 attack\x1b").text == "heart attack"
-    for text in ['"unbalanced', "NEAR(a b)", "title:heart", "a AND OR NOT", "*", "(((", "col:*"]:
+    for text in ['"unbalanced', "NEAR(a b)", "title:heart", "a AND OR NOT", "col:*"]:
         engine.search(text)  # must not raise an FTS syntax error
+    for text in ["*", "((("]:  # nothing to search for: said so, not passed to FTS5
+        with pytest.raises(QueryError, match="no letters"):
+            engine.search(text)
 
 
 def test_suggest_completes_partial_words_and_codes(engine):
@@ -71,6 +74,18 @@ def test_suggest_completes_partial_words_and_codes(engine):
     assert words and all("infarction" in h.title.lower() for h in words)
     codes = engine.suggest("I21")
     assert codes[0].code == "I21" and all(h.code.startswith("I21") for h in codes)
+
+
+def test_suggest_finds_what_a_table_term_names_when_the_typing_is_or_ends_in_one(engine):
+    for typed in ("heart att", "heart attack ", "mi"):  # no title says 'heart attack': the table's term does
+        hits = engine.suggest(typed, limit=5)
+        assert hits and hits[0].code.startswith("I21"), typed
+        assert all("myocardial infarction" in h.title.lower() for h in hits[:3])
+        assert "acute myocardial infarction" in hits[0].reasons[0] and hits[0].reasons[0].startswith("expanded")
+    # a term with other words typed after it says too little of what is wanted: the typed words alone are searched
+    after = engine.suggest("heart attack myocard", limit=5)
+    assert after and all(h.reasons == ("words",) for h in after)
+    assert engine.suggest("I21")[0].code == "I21"  # a code-shaped text keeps its codes first
 
 
 def test_suggest_matches_a_codes_own_words_not_its_hierarchy(engine):

@@ -13,7 +13,7 @@ from embeddings.index.rows import CodeRow
 from embeddings.index.store import IndexStore
 from embeddings.settings import Settings
 from service.errors import QueryError
-from service.search import coverage, families, headings, morphology, names, newtech, ranker, spelling, steering, terms
+from service.search import coverage, families, headings, morphology, names, newtech, ranker, spelling, steering, terms, typeahead
 from service.search import operations as ops
 from service.search import query as q
 from service.search import understanding as qu
@@ -172,7 +172,7 @@ class SearchEngine:
         # The synonyms of word matches whose titles lack the query's words, read at once, for their reasons.
         synonyms = self.store.official_names([i for i in page if i in rows and "lexical" in fusion.reasons[i]
                                               and not matched_words(rows[i].title, u.any_words)], title=False)
-        hits = tuple(self._hit(rows[i], fusion.scores[i], fusion.reasons[i], u,
+        hits = tuple(self.hit(rows[i], fusion.scores[i], fusion.reasons[i], u,
                                tuple(families.variant(rows[i], rows[j]) for j in folded.get(i, ()) if j in rows),
                                tuple(synonyms.get(i, ()))) for i in page if i in rows)
         return SearchResult(parsed.text, hits, len(ranked), round((time.perf_counter() - started) * 1000, 2), mode,
@@ -254,7 +254,7 @@ class SearchEngine:
             ids = [i for i in ids if self.store.chapter[i] == chapter]
         return ids
 
-    def _hit(self, row: CodeRow, score: float, why: list[str], u: qu.Understood | tuple[str, ...],
+    def hit(self, row: CodeRow, score: float, why: list[str], u: qu.Understood | tuple[str, ...],
              variants: tuple[families.Variant, ...] = (), synonyms: tuple[str, ...] = ()) -> Hit:
         """`synonyms`: a word match's official synonyms when its title lacks the query's words (read by `search`)."""
         words = u.any_words if isinstance(u, qu.Understood) else u
@@ -272,20 +272,8 @@ class SearchEngine:
                    tuple(reasons), variants)
 
     def suggest(self, text: str, system: str | None = None, limit: int = 10) -> list[Hit]:
-        """Typeahead: codes by prefix when code-shaped, otherwise titles whose words start with what was typed."""
-        parsed = q.parse(text, self.settings.max_query_chars)
-        system = self.check_system(system)
-        self.check_paging(limit)
-        found = self.codes.search(parsed.code, system, limit) if parsed.code else []
-        if len(found) < limit and parsed.words:
-            seen = {c.id for c in found}
-            prefix_last = not text.endswith(" ")
-            found += [c for c in self.words.search(parsed.words, system, limit * 2, prefix_last) if c.id not in seen]
-        chosen = found[:limit]
-        rows = self.store.rows([c.id for c in chosen])
-        reason = {"lexical": "words"}
-        return [self._hit(rows[c.id], 0.0, [reason.get(c.reason, c.reason)], parsed.words)
-                for c in chosen if c.id in rows]
+        """Typeahead (`typeahead.suggest`): codes by prefix, codes a table term names, titles' words as typed."""
+        return typeahead.suggest(self, text, system, limit)
 
 
 _POOL: list[ThreadPoolExecutor] = []
