@@ -166,6 +166,21 @@ def test_code_record_has_official_content_and_hierarchy(client, engine):
     assert body["content"] is None  # no content pack in the fixture index
 
 
+@pytest.mark.parametrize("name", ["ICD10CM", "ICD-10-CM", "Icd10Cm", "icd_10_cm"])
+def test_a_system_name_is_read_without_case_or_dashes_everywhere_it_is_given(client, name):
+    for path in (f"/api/codes/{name}/K92.2", f"/api/codes/{name}/K92.2/similar?limit=3",
+                 f"/api/codes/{name}/K92/children", f"/api/validate?system={name}&code=K92.2"):
+        body = client.get(path).json()
+        assert body["system"] == "icd10cm", path
+    hits = client.get("/api/search", params={"q": "gastrointestinal", "system": name}).json()["results"]
+    assert hits and all(h["system"] == "icd10cm" for h in hits)
+    assert all(h["system"] == "icd10cm" for h in client.get("/api/suggest", params={"q": "gastro", "system": name})
+               .json()["suggestions"])
+    page = client.get(f"/codes/{name}/K92.2")
+    assert page.status_code == 200 and 'href="/codes/icd10cm/K92' in page.text
+    assert "no code system named 'icd-9'" in error_of(client.get("/api/codes/icd-9/K92.2"), 404)
+
+
 def test_code_record_is_found_without_dots_or_capitals(client):
     assert client.get("/api/codes/icd10cm/k922").json()["code"] == "K92.2"
 

@@ -1,6 +1,7 @@
 """Hybrid search: validates a request, runs the retrieval paths, fuses them and steers the top by query cues."""
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -105,9 +106,16 @@ class SearchEngine:
         return cls(store, encoder, settings)
 
     # -- validation shared by every entry point -------------------------------------------------
+    def system_name(self, name: str) -> str:
+        """The loaded system a name means, read without case, spaces, dots, dashes or underscores (ICD-10-CM is
+        icd10cm); a name no loaded system has is returned as given."""
+        key = re.sub(r"[ ._-]", "", name.lower())
+        return next((s for s in self.store.systems if re.sub(r"[ ._-]", "", s.lower()) == key), name)
+
     def check_system(self, system: str | None) -> str | None:
         if system in (None, "", "all"):
             return None
+        system = self.system_name(system)
         if system not in self.store.systems:
             raise QueryError(f"unknown system {system!r}; loaded systems: {', '.join(self.store.systems)}")
         return system

@@ -7,7 +7,7 @@ from embeddings.settings import Settings
 from service.search.autocode import Calibration, best_match
 from service.search.engine import MODES
 from service.similar.rank import similar_codes
-from service.web.deps import EngineDep, GroupsDep
+from service.web.deps import EngineDep, GroupsDep, SystemDep
 from service.web.models import ERRORS, ChildrenOut, CodeRecordOut, SearchOut, SimilarOut, SuggestOut
 from service.web.urls import code_url
 from service.web.validity import known_years as validity_years
@@ -30,7 +30,6 @@ DEFAULTS = Settings()
 CALIBRATION = Calibration.load()  # fitted by `make calibrate`; without it every answer is 'no confident match'
 SYSTEM_DOC = ("icd10cm, icd10pcs, icd9cm, icd9pcs, msdrg, ...; empty or all: the current code sets (ICD-10 and "
               "custom files; ICD-9-CM and MS-DRG are searched when named, or by an exact code)")
-SystemPath = Path(description="a loaded code system")
 CodePath = Path(description="a code, with or without its dot (K92.2, k922, 0FT44ZZ)",
                 json_schema_extra={"pattern": CODE_PATTERN})
 QUERY_SCHEMA = {"minLength": 1, "maxLength": DEFAULTS.max_query_chars}
@@ -76,7 +75,7 @@ def suggest(engine: EngineDep,
 
 @router.get("/api/codes/{system}/{code}", tags=["codes"], response_model=CodeRecordOut, responses=ERRORS,
             summary="The full code record as on its page: official content, hierarchy, notes, labelled other text")
-def code_record(engine: EngineDep, system: str = SystemPath, code: str = CodePath) -> dict:
+def code_record(engine: EngineDep, system: SystemDep, code: str = CodePath) -> dict:
     return code_detail(engine, system, code)
 
 
@@ -88,6 +87,7 @@ def validate(engine: EngineDep,
                                json_schema_extra={"pattern": CODE_PATTERN}),
              year: str | None = Query(None, description="fiscal year (2024, FY2024) or a date of service "
                                                         "(2024-05-01); default: the loaded release")) -> dict:
+    system = engine.system_name(system)
     record = existing(engine, system, code)
     info = engine.store.systems[system]
     # A year asked of a system without code history is a 400 (check_year names the years it has), never ignored.
@@ -99,7 +99,7 @@ def validate(engine: EngineDep,
 
 @router.get("/api/codes/{system}/{code}/children", tags=["codes"], response_model=ChildrenOut, responses=ERRORS,
             summary="The codes one level below this one")
-def children(engine: EngineDep, system: str = SystemPath, code: str = CodePath) -> dict:
+def children(engine: EngineDep, system: SystemDep, code: str = CodePath) -> dict:
     record = existing(engine, system, code)
     return {"system": system, "code": record.code,
             "children": [row_dict(r) for r in engine.store.children(system, record.code)]}
@@ -107,7 +107,7 @@ def children(engine: EngineDep, system: str = SystemPath, code: str = CodePath) 
 
 @router.get("/api/codes/{system}/{code}/similar", tags=["codes"], response_model=SimilarOut, responses=ERRORS,
             summary="Similar Codes, each with the reasons it is similar")
-def similar(engine: EngineDep, system: str = SystemPath, code: str = CodePath,
+def similar(engine: EngineDep, system: SystemDep, code: str = CodePath,
             limit: int = Query(10, description="how many", json_schema_extra=LIMIT_SCHEMA)) -> dict:
     record = existing(engine, system, code)
     found = similar_codes(engine, system, record.code, limit)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from embeddings.settings import Settings
 from service.search.engine import SearchEngine
@@ -25,6 +25,14 @@ async def get_groups(request: Request) -> dict[str, list[dict]]:
     return groups
 
 
+async def get_system(request: Request, system: str = Path(
+        description="a loaded code system, in any case and with or without dashes (icd10cm, ICD-10-CM)")) -> str:
+    """The path's system as the index names it; a name no loaded system has stays as typed (its route says 404)."""
+    name: str = request.app.state.engine.system_name(system)
+    return name
+
+
 EngineDep = Annotated[SearchEngine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 GroupsDep = Annotated[dict[str, list[dict]], Depends(get_groups)]
+SystemDep = Annotated[str, Depends(get_system)]

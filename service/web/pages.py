@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from service.errors import QueryError, UnknownCode
 from service.similar.rank import similar_codes
-from service.web.deps import EngineDep, GroupsDep
+from service.web.deps import EngineDep, GroupsDep, SystemDep
 from service.web.render import highlight_words, link_codes, note_code_refs, render
 from service.web.urls import search_url
 from service.web.views import code_detail, resolve_chapter
@@ -54,7 +54,7 @@ def search_page(request: Request, engine: EngineDep, groups: GroupsDep, q: str =
 
 
 @router.get("/codes/{system}/{code}", response_class=HTMLResponse)
-def code_page(request: Request, engine: EngineDep, system: str, code: str) -> HTMLResponse:
+def code_page(request: Request, engine: EngineDep, system: SystemDep, code: str) -> HTMLResponse:
     try:
         detail = code_detail(engine, system, code)
     except UnknownCode as exc:
