@@ -62,6 +62,14 @@ def test_stdin_json_object_lines_override_options_per_line(cli_env, capsys, monk
     assert "not valid JSON" in out[4]["error"] and '"q" string' in out[5]["error"]
 
 
+def test_the_cli_reads_a_system_name_in_any_case_or_with_dashes(cli_env, capsys):
+    assert main(["similar", "ICD-10-PCS", "0FT44ZZ", "--json", "--limit", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["similar"]
+    assert main(["search", "gallbladder", "--system", "ICD10PCS", "--json", "--limit", "3"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert results and all(r["system"] == "icd10pcs" for r in results)
+
+
 def test_similar_json(cli_env, capsys):
     assert main(["similar", "icd10pcs", "0FT44ZZ", "--json", "--limit", "5"]) == 0
     out = json.loads(capsys.readouterr().out)

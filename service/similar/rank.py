@@ -51,6 +51,7 @@ class Crosswalk:
 
 
 def similar_codes(engine, system: str, code: str, limit: int = 10) -> list[Suggestion]:
+    system = engine.system_name(system)
     store, q = _resolve(engine, system, code)
     engine.check_paging(limit)
     return blend(similar_data(store), store, q, limit)
@@ -59,6 +60,7 @@ def similar_codes(engine, system: str, code: str, limit: int = 10) -> list[Sugge
 def crosswalks(engine, system: str, code: str) -> list[Crosswalk]:
     """ICD-9-CM codes linked to this code by the CMS General Equivalence Mappings, exact links first; for an
     ICD-9-CM code, the ICD-10 codes linked to it."""
+    system = engine.system_name(system)
     if system in ICD10_OF:
         return _icd10_crosswalks(engine, system, code)
     store, _row = _resolve(engine, system, code)
