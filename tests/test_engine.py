@@ -197,3 +197,23 @@ def test_an_unqualified_heart_attack_is_the_acute_one_as_the_index_defaults_it(e
     for text in ("heart attack", "MI"):
         assert engine.search(text, system="icd10cm").hits[0].code == "I21.9", text
     assert engine.search("old MI", system="icd10cm").hits[0].code == "I25.2"
+
+
+def test_a_list_of_codes_finds_each_code_in_the_order_typed(engine):
+    for text in ("K92.2, I21.9", "k922 i219", "K92.2;I21.9", "K92.2 | I21.9 K92.2"):
+        result = engine.search(text)
+        assert [h.code for h in result.hits] == ["K92.2", "I21.9"], text
+        assert result.total == 2 and all(h.reasons == ("code",) for h in result.hits)
+    assert [h.code for h in engine.search("I21.9, K92.2", limit=1, offset=1).hits] == ["K92.2"]
+    assert engine.search("K92.2, I21.9", billable=False).total == 0  # the filters still apply
+    # a part that is no code of a loaded system: the text is searched as words ('l4 l5' are vertebrae)
+    mixed = engine.search("K92.2 ZZZ99")
+    assert mixed.total > 1 and not all(h.reasons == ("code",) for h in mixed.hits)
+
+
+def test_a_code_shaped_query_that_is_no_code_and_no_word_finds_nothing_rather_than_noise(engine):
+    for text in ("99213", "Q9999", "0ZZZZ"):  # no such code, prefix or word in the fixture index
+        assert engine.search(text).total == 0, text
+        assert engine.search(text, mode="dense").total > 0  # the meaning path, asked for by name, still answers
+    assert engine.search("k922").hits[0].code == "K92.2"
+    assert engine.search("I21").hits[0].code.startswith("I21")  # a prefix of codes is no noise

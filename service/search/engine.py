@@ -18,6 +18,8 @@ from service.search import coverage, families, headings, morphology, names, newt
 from service.search import operations as ops
 from service.search import query as q
 from service.search import understanding as qu
+from service.search.checks import Checks
+from service.search.codelist import codes_listed, listed_result
 from service.search.fusion import Candidate, Fusion
 from service.search.intent import CONDITION_MIN_TITLES
 from service.search.reasons import lexical_reason, matched_words
@@ -25,6 +27,7 @@ from service.search.retrievers import CodeRetriever, DenseRetriever, LexicalRetr
 from service.search.rolldown import SPECIFIC_WORDS, roll_down
 
 MODES = ("hybrid", "lexical", "dense")
+_CODE_START = re.compile(r"[A-Za-z]?[0-9]")
 # Query-understanding features on by default; the evaluation's ablation says what each one adds.
 DEFAULT_FEATURES = frozenset(qu.FEATURES)
 # For lists with one code per row and no room for siblings (FHIR $expand, CTSS): every code keeps its own row.
@@ -58,7 +61,7 @@ class SearchResult:
     warming: bool = False  # semantic search is not loaded yet (a words-stage index): words and codes only
 
 
-class SearchEngine:
+class SearchEngine(Checks):
     def __init__(self, store: IndexStore, encoder: Encoder | None, settings: Settings):
         # A words-stage index has no model vectors: no model is needed and searches use codes and words only.
         self.warming = store.stage != "full"
@@ -105,37 +108,6 @@ class SearchEngine:
             encoder = make_encoder(settings.encoder, settings.model, settings.threads, Path(settings.cache_dir))
         return cls(store, encoder, settings)
 
-    # -- validation shared by every entry point -------------------------------------------------
-    def system_name(self, name: str) -> str:
-        """The loaded system a name means, read without case, spaces, dots, dashes or underscores (ICD-10-CM is
-        icd10cm); a name no loaded system has is returned as given."""
-        key = re.sub(r"[ ._-]", "", name.lower())
-        return next((s for s in self.store.systems if re.sub(r"[ ._-]", "", s.lower()) == key), name)
-
-    def check_system(self, system: str | None) -> str | None:
-        if system in (None, "", "all"):
-            return None
-        system = self.system_name(system)
-        if system not in self.store.systems:
-            raise QueryError(f"unknown system {system!r}; loaded systems: {', '.join(self.store.systems)}")
-        return system
-
-    def check_paging(self, limit: int, offset: int = 0) -> None:
-        if not 1 <= limit <= self.settings.max_limit:
-            raise QueryError(f"limit must be between 1 and {self.settings.max_limit}")
-        if not 0 <= offset <= self.settings.max_offset:
-            raise QueryError(f"offset must be between 0 and {self.settings.max_offset}")
-
-    @staticmethod
-    def check_features(features: frozenset[str] | set[str] | None) -> frozenset[str]:
-        if features is None:
-            return DEFAULT_FEATURES
-        unknown = set(features) - set(qu.FEATURES)
-        if unknown:
-            raise QueryError(f"unknown query-understanding feature(s) {sorted(unknown)}; "
-                             f"known: {', '.join(qu.FEATURES)}")
-        return frozenset(features)
-
     # -- the public calls ------------------------------------------------------------------------
     def search(self, text: str, system: str | None = None, billable: bool | None = None, chapter: str | None = None,
                limit: int = 10, offset: int = 0, mode: str = "hybrid",
@@ -148,8 +120,14 @@ class SearchEngine:
         if mode not in MODES:
             raise QueryError(f"mode must be one of {', '.join(MODES)}")
         features = self.check_features(features)
+        if (listed := codes_listed(self, parsed.text, system)) is not None:  # 'E11.9, I10': each code
+            return listed_result(self, parsed.text, listed, billable, chapter, limit, offset, mode, started)
         parsed, u, fusion = self.candidates(text, parsed, system, mode, features)
-        ranked = fusion.ranked()
+        # A code-shaped query ('99213', 'I2199': a letter at most before a digit; 'covid19' is a word) that is no code,
+        # no code's prefix and no word of any code has nothing the meaning path could be near: hybrid finds nothing.
+        meaning_only = (parsed.code and mode == "hybrid" and _CODE_START.match(parsed.text) is not None
+                        and all(set(p) == {"dense"} for p in fusion.seen.values()))
+        ranked = [] if meaning_only else fusion.ranked()
         if "ranker" in features and self.ranker is not None:
             ranked = ranker.rerank(ranked, fusion, self.store, u, self.ranker, use_coverage="coverage" in features)
         elif "coverage" in features and u.slots:
