@@ -72,7 +72,8 @@ model: install build
 
 # The learned ranking stage (service/search/ranker.json): trained on query sets drawn apart from the evaluation
 # ones, held out of the held-out index like them; a few minutes. `make eval` then reports it against RRF.
-# ARGS="--model trees" fits LightGBM lambdarank instead of the linear model (measured, not the default).
+# ARGS="--model trees" fits LightGBM lambdarank instead of the linear model, ARGS="--model blend" both added
+# (each measured, neither the default).
 ranker: install-test build
 	$(BIN)/python -m service.evaluation.learn $(ARGS)
 
