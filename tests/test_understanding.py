@@ -381,6 +381,16 @@ def test_a_term_read_in_both_systems_names_no_procedure(table):
     assert intent_of(["acl", "tear"], {0: (1, table[("acl",)])}) == ""
 
 
+def test_a_condition_word_with_no_procedure_named_asks_for_a_diagnosis():
+    from service.search.intent import intent_of
+    # 'infection' and 'pain' name conditions even where some procedure text says them too
+    assert intent_of(["yeast", "infection", "in", "mouth"], {}) == "icd10cm"
+    assert intent_of(["chronic", "pain"], {}) == "icd10cm"
+    assert intent_of(["drainage", "of", "infection"], {}) == ""  # a procedure and a condition: either system
+    assert intent_of(["gallbladder", "removal"], {}) == "icd10pcs"
+    assert intent_of(["mouth", "ulcer"], {}) == ""  # neither says which
+
+
 def test_claim_encounter_words_are_read_without_mined_abbreviations():
     from service.search.steering import UNSTATED, encounter_of
     assert encounter_of(["disp", "fx", "r", "femur", "subs"], {"disp", "fx", "r", "femur", "subs"}) == "subsequent"

@@ -39,6 +39,7 @@ def intent_of(words: list[str], matches: Matches, conditions: Collection[str] = 
                    for w in e.expansion.lower().split()}
     if procedure and not CONDITION_WORDS & cues:
         return "icd10pcs"
-    if DIAGNOSIS_WORDS & cues or (not procedure and not said.isdisjoint(conditions)):
+    # With no procedure named, a word that names a condition ('infection', 'pain', 'failure') asks for a diagnosis too.
+    if DIAGNOSIS_WORDS & cues or (not procedure and (not said.isdisjoint(conditions) or CONDITION_WORDS & said)):
         return "icd10cm"
     return ""
