@@ -181,6 +181,18 @@ def test_a_system_name_is_read_without_case_or_dashes_everywhere_it_is_given(cli
     assert "no code system named 'icd-9'" in error_of(client.get("/api/codes/icd-9/K92.2"), 404)
 
 
+def test_a_search_for_a_cpt_or_hcpcs_shaped_code_that_is_not_loaded_says_how_to_load_it(client, engine):
+    from service.web.views import missing_system_hint
+
+    cpt = client.get("/api/search", params={"q": "99213"}).json()
+    assert cpt["total"] == 0 and "CPT codes are not loaded" in cpt["hint"] and "--custom cpt=" in cpt["hint"]
+    assert "HCPCS" in client.get("/api/search", params={"q": "J1100"}).json()["hint"]
+    assert client.get("/api/search", params={"q": "heart"}).json()["hint"] is None
+    assert "CPT codes are not loaded" in client.get("/", params={"q": "99213"}).text
+    # with a CPT file loaded, a code it lacks is just not there
+    assert missing_system_hint({"icd10cm", "cpt"}, engine.search("99213")) is None
+
+
 def test_code_record_is_found_without_dots_or_capitals(client):
     assert client.get("/api/codes/icd10cm/k922").json()["code"] == "K92.2"
 

@@ -18,6 +18,7 @@ from service.web.views import (
     existing,
     health_dict,
     hit_dict,
+    missing_system_hint,
     resolve_chapter,
     row_dict,
     search_dict,
@@ -61,7 +62,8 @@ def search(engine: EngineDep, groups: GroupsDep,
            mode: str = Query("hybrid", description="hybrid, lexical or dense",
                              json_schema_extra={"enum": list(MODES)})) -> dict:
     system, chapter = resolve_chapter(groups, system, chapter)
-    return search_dict(engine.search(q, system, billable, chapter, limit, offset, mode), limit, offset)
+    result = engine.search(q, system, billable, chapter, limit, offset, mode)
+    return search_dict(result, limit, offset, missing_system_hint(engine.store.systems, result))
 
 
 @router.get("/api/suggest", tags=["search"], response_model=SuggestOut, responses=ERRORS,

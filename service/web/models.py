@@ -44,6 +44,8 @@ class SearchOut(BaseModel):
     expansions: list[str] = Field([], description="lay terms or abbreviations the engine also searched for")
     semantic: str = Field("ready", description="'ready', or 'warming' while the model's vectors are still being "
                                                "built: results then come from codes and words only")
+    hint: str | None = Field(None, description="when nothing matched a query shaped like a code of a system that is "
+                                               "not loaded (CPT, HCPCS): how to load it")
     results: list[HitOut]
 
 

@@ -11,7 +11,7 @@ from service.similar.rank import similar_codes
 from service.web.deps import EngineDep, GroupsDep, SystemDep
 from service.web.render import highlight_words, link_codes, note_code_refs, render
 from service.web.urls import search_url
-from service.web.views import code_detail, resolve_chapter
+from service.web.views import code_detail, missing_system_hint, resolve_chapter
 
 PAGE_SIZE = 20
 SIMILAR_ON_PAGE = 10
@@ -48,6 +48,7 @@ def search_page(request: Request, engine: EngineDep, groups: GroupsDep, q: str =
     context["next_url"] = (search_url({**_filters(form), "offset": start + PAGE_SIZE})
                            if start + PAGE_SIZE < result.total else None)
     if not result.hits:
+        context["hint"] = missing_system_hint(engine.store.systems, result)
         context["completions"] = engine.suggest(q, sys_name, 10)
         context["broader"] = broader_searches(form, result.query)
     return render(request, "search.html", **context)

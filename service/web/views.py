@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 from pathlib import Path
+from typing import Collection
 
 from embeddings.index import progress
 from embeddings.index.rows import CodeRow
@@ -142,8 +143,24 @@ def hit_dict(hit: Hit) -> dict:
                          for v in hit.variants]}
 
 
-def search_dict(result: SearchResult, limit: int, offset: int) -> dict:
-    return {"query": result.query, "total": result.total, "limit": limit, "offset": offset,
+# What a query shaped like a code of a licensed or user-supplied system looks like: CPT (five digits, or four and
+# F, T or U) and HCPCS Level II (a letter and four digits).
+_NOT_SHIPPED = (("cpt", re.compile(r"^[0-9]{4}[0-9FTU]$", re.I), "CPT codes are not loaded: the AMA licenses CPT, so "
+                 "medcodes ships none; load your licensed file with `medcodes build --custom cpt=FILE.csv`"),
+                ("hcpcs", re.compile(r"^[A-V][0-9]{4}$", re.I), "HCPCS Level II codes are not loaded: load the CMS "
+                 "HCPCS file with `medcodes build --custom hcpcs=FILE.csv`"))
+
+
+def missing_system_hint(systems: Collection[str], result: SearchResult) -> str | None:
+    """For a search that found nothing and is shaped like a code of a system that is not loaded, what to do."""
+    if result.total:
+        return None
+    return next((hint for name, shape, hint in _NOT_SHIPPED if name not in systems and shape.match(result.query)),
+                None)
+
+
+def search_dict(result: SearchResult, limit: int, offset: int, hint: str | None = None) -> dict:
+    return {"query": result.query, "total": result.total, "limit": limit, "offset": offset, "hint": hint,
             "next_offset": offset + limit if offset + limit < result.total else None,
             "took_ms": result.took_ms, "mode": result.mode, "did_you_mean": result.did_you_mean,
             "expansions": list(result.expansions), "semantic": "warming" if result.warming else "ready",

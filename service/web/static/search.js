@@ -165,6 +165,7 @@
 
   async function noResults(body, p, signal) {
     none.replaceChildren();
+    if (body.hint) none.append(el("p", "hint", body.hint));
     const links = broader(p, body.query);
     if (links.length) {
       const ul = el("ul", "broader");
