@@ -10,6 +10,7 @@ from embeddings.codesets import BUILTIN_SYSTEMS, SourceError
 from embeddings.index.build import BuildError, BuildRequest, build_index
 from embeddings.index.format import IndexLoadError
 from embeddings.settings import Settings, settings_table
+from service.search.codelist import missing_system_hint
 from service.search.query import QueryError
 
 
@@ -75,16 +76,17 @@ def cmd_search(args) -> int:
         args.query = []
     if args.query:
         result = engine.search(" ".join(args.query), args.system, billable, args.chapter, args.limit, mode=args.mode)
+        hint = missing_system_hint(engine.store.systems, result)
         if args.json:
             print(json.dumps({"query": result.query, "total": result.total, "took_ms": result.took_ms,
-                              "results": [_hit_json(h) for h in result.hits]}))
+                              "results": [_hit_json(h) for h in result.hits], **({"hint": hint} if hint else {})}))
         else:
             for n, h in enumerate(result.hits, 1):
                 flag = "billable" if h.billable else h.kind
                 also = f"  (also {'; '.join(f'{v.code} {v.label}' for v in h.variants)})" if h.variants else ""
                 print(f"{n:>2}. {h.system:<9} {h.code:<9} {h.title}  [{flag}; {'; '.join(h.reasons)}]{also}")
             if not result.hits:
-                print("no results", file=sys.stderr)
+                print(f"no results{'; ' + hint if hint else ''}", file=sys.stderr)
         return 0
     failures = 0
     calibration = None
@@ -106,6 +108,8 @@ def cmd_search(args) -> int:
                 continue
             result = engine.search(text, **request)
             out = {"query": text, "results": [_hit_json(h) for h in result.hits]}
+            if hint := missing_system_hint(engine.store.systems, result):
+                out["hint"] = hint
         except QueryError as exc:
             failures += 1
             out = {"query": text, "error": str(exc), "results": []}

@@ -182,7 +182,7 @@ def test_a_system_name_is_read_without_case_or_dashes_everywhere_it_is_given(cli
 
 
 def test_a_search_for_a_cpt_or_hcpcs_shaped_code_that_is_not_loaded_says_how_to_load_it(client, engine):
-    from service.web.views import missing_system_hint
+    from service.search.codelist import missing_system_hint
 
     cpt = client.get("/api/search", params={"q": "99213"}).json()
     assert cpt["total"] == 0 and "CPT codes are not loaded" in cpt["hint"] and "--custom cpt=" in cpt["hint"]

@@ -70,6 +70,15 @@ def test_the_cli_reads_a_system_name_in_any_case_or_with_dashes(cli_env, capsys)
     assert results and all(r["system"] == "icd10pcs" for r in results)
 
 
+def test_a_cpt_shaped_query_that_finds_nothing_says_how_to_load_cpt(cli_env, capsys, monkeypatch):
+    assert main(["search", "99213"]) == 0
+    assert "CPT codes are not loaded" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("99213\nk922\n"))
+    assert main(["search", "--limit", "1"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert "--custom cpt=" in lines[0]["hint"] and "hint" not in lines[1]
+
+
 def test_similar_json(cli_env, capsys):
     assert main(["similar", "icd10pcs", "0FT44ZZ", "--json", "--limit", "5"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -1,9 +1,10 @@
-"""A query that lists codes ('E11.9, I10', 'e119 i10 z794' pasted from a claim): each code, in the order typed."""
+"""Queries made of codes: a list ('E11.9, I10' pasted from a claim) finds each code in the order typed; a code of a
+system that is not loaded (CPT '99213') gets a hint on how to load it."""
 from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Collection
 
 from embeddings.records import code_key
 from service.search import query as q
@@ -48,3 +49,19 @@ def listed_result(engine: SearchEngine, text: str, ids: list[int], billable: boo
     hits = tuple(engine.hit(rows[i], 1.0, ["code"], ()) for i in page if i in rows)
     return SearchResult(text, hits, len(kept), round((time.perf_counter() - started) * 1000, 2), mode,
                         warming=engine.warming)
+
+
+# What a query shaped like a code of a licensed or user-supplied system looks like: CPT (five digits, or four and
+# F, T or U) and HCPCS Level II (a letter and four digits).
+_NOT_SHIPPED = (("cpt", re.compile(r"^[0-9]{4}[0-9FTU]$", re.I), "CPT codes are not loaded: the AMA licenses CPT, so "
+                 "medcodes ships none; load your licensed file with `medcodes build --custom cpt=FILE.csv`"),
+                ("hcpcs", re.compile(r"^[A-V][0-9]{4}$", re.I), "HCPCS Level II codes are not loaded: load the CMS "
+                 "HCPCS file with `medcodes build --custom hcpcs=FILE.csv`"))
+
+
+def missing_system_hint(systems: Collection[str], result: SearchResult) -> str | None:
+    """For a search that found nothing and is shaped like a code of a system that is not loaded, what to do."""
+    if result.total:
+        return None
+    return next((hint for name, shape, hint in _NOT_SHIPPED if name not in systems and shape.match(result.query)),
+                None)

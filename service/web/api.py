@@ -5,6 +5,7 @@ from fastapi import APIRouter, Path, Query
 
 from embeddings.settings import Settings
 from service.search.autocode import Calibration, best_match
+from service.search.codelist import missing_system_hint
 from service.search.engine import MODES
 from service.similar.rank import similar_codes
 from service.web.deps import EngineDep, GroupsDep, SystemDep
@@ -18,7 +19,6 @@ from service.web.views import (
     existing,
     health_dict,
     hit_dict,
-    missing_system_hint,
     resolve_chapter,
     row_dict,
     search_dict,

@@ -7,11 +7,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from service.errors import QueryError, UnknownCode
+from service.search.codelist import missing_system_hint
 from service.similar.rank import similar_codes
 from service.web.deps import EngineDep, GroupsDep, SystemDep
 from service.web.render import highlight_words, link_codes, note_code_refs, render
 from service.web.urls import search_url
-from service.web.views import code_detail, missing_system_hint, resolve_chapter
+from service.web.views import code_detail, resolve_chapter
 
 PAGE_SIZE = 20
 SIMILAR_ON_PAGE = 10

@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 from pathlib import Path
-from typing import Collection
 
 from embeddings.index import progress
 from embeddings.index.rows import CodeRow
@@ -141,22 +140,6 @@ def hit_dict(hit: Hit) -> dict:
             "url": code_url(hit.system, hit.code),
             "variants": [{"code": v.code, "title": v.title, "label": v.label, "url": code_url(hit.system, v.code)}
                          for v in hit.variants]}
-
-
-# What a query shaped like a code of a licensed or user-supplied system looks like: CPT (five digits, or four and
-# F, T or U) and HCPCS Level II (a letter and four digits).
-_NOT_SHIPPED = (("cpt", re.compile(r"^[0-9]{4}[0-9FTU]$", re.I), "CPT codes are not loaded: the AMA licenses CPT, so "
-                 "medcodes ships none; load your licensed file with `medcodes build --custom cpt=FILE.csv`"),
-                ("hcpcs", re.compile(r"^[A-V][0-9]{4}$", re.I), "HCPCS Level II codes are not loaded: load the CMS "
-                 "HCPCS file with `medcodes build --custom hcpcs=FILE.csv`"))
-
-
-def missing_system_hint(systems: Collection[str], result: SearchResult) -> str | None:
-    """For a search that found nothing and is shaped like a code of a system that is not loaded, what to do."""
-    if result.total:
-        return None
-    return next((hint for name, shape, hint in _NOT_SHIPPED if name not in systems and shape.match(result.query)),
-                None)
 
 
 def search_dict(result: SearchResult, limit: int, offset: int, hint: str | None = None) -> dict:
