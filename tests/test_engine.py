@@ -86,6 +86,11 @@ def test_suggest_finds_what_a_table_term_names_when_the_typing_is_or_ends_in_one
     after = engine.suggest("heart attack myocard", limit=5)
     assert after and all(h.reasons == ("words",) for h in after)
     assert engine.suggest("I21")[0].code == "I21"  # a code-shaped text keeps its codes first
+    # one word that only starts a term is not read as it: 'pneum' may be pneumonia, not the table's pneumonectomy
+    from service.search.typeahead import ends_in_term
+    u = engine.understanding.understand("pneum", None, frozenset({"expand"}), partial_last=True)
+    assert u.expansions and ends_in_term("pneum", u, engine.understanding.table) == ()
+    assert all(h.reasons == ("words",) for h in engine.suggest("pneum"))
 
 
 def test_suggest_matches_a_codes_own_words_not_its_hierarchy(engine):

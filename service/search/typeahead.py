@@ -1,7 +1,7 @@
 """Typeahead: codes by prefix, the codes a lay or abbreviation term names, then titles whose words start as typed."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from service.search import query as q
 from service.search import understanding as qu
@@ -27,23 +27,26 @@ def suggest(engine: SearchEngine, text: str, system: str | None, limit: int) -> 
     by_term: set[int] = set()
     if len(found) < limit and parsed.words:
         u = engine.understanding.understand(parsed.text, system, TABLE_TERMS, partial_last=typing)
-        if named := ends_in_term(parsed.text, u):
+        if named := ends_in_term(parsed.text, u, engine.understanding.table):
             termed = _closest(engine, _new(engine.words.search_slots(u.slots, system, limit), found), named)
             by_term = {c.id for c in termed}
             found += termed
     if len(found) < limit and parsed.words:
-        found += _new(engine.words.search(parsed.words, system, limit * 2, typing), found)
+        found += _starting_first(engine, _new(engine.words.search(parsed.words, system, limit * 2, typing), found),
+                                 parsed.words[0])
     chosen = found[:limit]
     rows = engine.store.rows([c.id for c in chosen])
     return [engine.hit(rows[c.id], 0.0, [f"expanded {e}" for e in named] if c.id in by_term
                        else [WHY.get(c.reason, c.reason)], parsed.words) for c in chosen if c.id in rows]
 
 
-def ends_in_term(text: str, u: qu.Understood) -> tuple[qu.Expansion, ...]:
+def ends_in_term(text: str, u: qu.Understood, table: Mapping[tuple[str, ...], object]) -> tuple[qu.Expansion, ...]:
     """The table terms read from the text that end at its last word: the whole of what is being typed is the term
-    ('heart att'); a term earlier in the text with other words after it ('broken ar') says too little."""
+    ('heart att', 'copd'). A term earlier in the text with other words after it ('broken ar') says too little, and so
+    does one word completed to a term ('pneum' may become pneumonia as well as the table's pneumonectomy)."""
     said = q.tokens(text)
-    return tuple(e for e in u.expansions if (term := q.tokens(e.term)) and said[-len(term):] == term)
+    return tuple(e for e in u.expansions if (term := q.tokens(e.term)) and said[-len(term):] == term
+                 and (len(term) > 1 or tuple(term) in table))
 
 
 def _closest(engine: SearchEngine, found: list[Candidate], named: tuple[qu.Expansion, ...]) -> list[Candidate]:
@@ -56,6 +59,13 @@ def _closest(engine: SearchEngine, found: list[Candidate], named: tuple[qu.Expan
         title = [w for w in q.tokens(rows[c.id].title) if w not in q.STOPWORDS] if c.id in rows else []
         return sum(w in said for w in title) / len(title) if title else 0.0
     return sorted(found, key=lambda c: -share(c))
+
+
+def _starting_first(engine: SearchEngine, found: list[Candidate], first: str) -> list[Candidate]:
+    """Titles that begin with the first word typed ('hea': Heart failure, Headache) before those that only hold it
+    ('Factors influencing health status'), each group in BM25 order: a completion reads from the start."""
+    rows = engine.store.rows([c.id for c in found])
+    return sorted(found, key=lambda c: not (c.id in rows and rows[c.id].title.lower().startswith(first)))
 
 
 def _new(candidates: list[Candidate], found: list[Candidate]) -> list[Candidate]:
