@@ -50,6 +50,8 @@ def result_codes(page) -> list[str]:
 def test_typing_heart_attac_shows_an_i21_code_as_you_type(page, base_url):
     page.goto(base_url + "/")
     page.locator("#q").press_sequentially("heart attac", delay=40)
+    # the results of the last search typed, not of an early one ('h') a slow machine answered on the way
+    page.locator("#status", has_text="heart attac").wait_for(state="visible", timeout=8_000)
     first_i21 = page.locator('#results li.hit a[href^="/codes/icd10cm/I21"]').first
     first_i21.wait_for(state="visible", timeout=8_000)
     assert re.search(r"[?&]q=heart(\+|%20)attac\b", page.url), page.url

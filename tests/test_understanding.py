@@ -235,7 +235,8 @@ def test_words_only_diagnoses_say_keep_procedures_out(table):
     assert understanding.understand("hemodialysis status", None, ALL).intent == "icd10cm"
     assert understanding.understand("complication of knee replacement", None, ALL).intent == "icd10cm"
     assert understanding.understand("knee replacement", None, ALL).intent == "icd10pcs"
-    assert understanding.understand("knee pain", None, ALL).intent == ""
+    assert understanding.understand("knee pain", None, ALL).intent == "icd10cm"  # a condition, no procedure named
+    assert understanding.understand("knee pain injection", None, ALL).intent == ""  # both: either system
     # chapter 21 titles a reason for care 'Encounter for ...': the care itself is no procedure code
     assert understanding.understand("encounter for dialysis", None, ALL).intent == "icd10cm"
     assert understanding.understand("admission for biopsy", None, ALL).intent == "icd10cm"
