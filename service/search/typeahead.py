@@ -32,8 +32,7 @@ def suggest(engine: SearchEngine, text: str, system: str | None, limit: int) -> 
             by_term = {c.id for c in termed}
             found += termed
     if len(found) < limit and parsed.words:
-        found += _starting_first(engine, _new(engine.words.search(parsed.words, system, limit * 2, typing), found),
-                                 parsed.words[0])
+        found += _new(engine.words.search(parsed.words, system, limit * 2, typing), found)
     chosen = found[:limit]
     rows = engine.store.rows([c.id for c in chosen])
     return [engine.hit(rows[c.id], 0.0, [f"expanded {e}" for e in named] if c.id in by_term
@@ -59,13 +58,6 @@ def _closest(engine: SearchEngine, found: list[Candidate], named: tuple[qu.Expan
         title = [w for w in q.tokens(rows[c.id].title) if w not in q.STOPWORDS] if c.id in rows else []
         return sum(w in said for w in title) / len(title) if title else 0.0
     return sorted(found, key=lambda c: -share(c))
-
-
-def _starting_first(engine: SearchEngine, found: list[Candidate], first: str) -> list[Candidate]:
-    """Titles that begin with the first word typed ('hea': Heart failure, Headache) before those that only hold it
-    ('Factors influencing health status'), each group in BM25 order: a completion reads from the start."""
-    rows = engine.store.rows([c.id for c in found])
-    return sorted(found, key=lambda c: not (c.id in rows and rows[c.id].title.lower().startswith(first)))
 
 
 def _new(candidates: list[Candidate], found: list[Candidate]) -> list[Candidate]:
