@@ -37,7 +37,7 @@ def codes_listed(engine: SearchEngine, text: str, system: str | None) -> list[in
 
 
 def listed_result(engine: SearchEngine, text: str, ids: list[int], billable: bool | None, chapter: str | None,
-           limit: int, offset: int, mode: str, started: float) -> SearchResult:
+                  limit: int, offset: int, mode: str, started: float) -> SearchResult:
     """Each listed code as an exact match, after the billable and chapter filters, one page of them."""
     from service.search.engine import SearchResult
 
