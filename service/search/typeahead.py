@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
+from embeddings.index.rows import CodeRow
 from service.search import query as q
 from service.search import understanding as qu
 from service.search.fusion import Candidate
@@ -25,16 +26,20 @@ def suggest(engine: SearchEngine, text: str, system: str | None, limit: int) -> 
     found: list[Candidate] = engine.codes.search(parsed.code, system, limit) if parsed.code else []
     named: tuple[qu.Expansion, ...] = ()
     by_term: set[int] = set()
+    rows: dict[int, CodeRow] = {}
     if len(found) < limit and parsed.words:
         u = engine.understanding.understand(parsed.text, system, TABLE_TERMS, partial_last=typing)
         if named := ends_in_term(parsed.text, u, engine.understanding.table):
-            termed = _closest(engine, _new(engine.words.search_slots(u.slots, system, limit), found), named)
+            termed = _new(engine.words.search_slots(u.slots, system, limit), found)
+            rows = engine.store.rows([c.id for c in termed])  # read once: to order them here and for their hits
+            termed = _closest(termed, rows, named)
             by_term = {c.id for c in termed}
             found += termed
     if len(found) < limit and parsed.words:
         found += _new(engine.words.search(parsed.words, system, limit * 2, typing), found)
     chosen = found[:limit]
-    rows = engine.store.rows([c.id for c in chosen])
+    if unread := [c.id for c in chosen if c.id not in rows]:
+        rows |= engine.store.rows(unread)
     return [engine.hit(rows[c.id], 0.0, [f"expanded {e}" for e in named] if c.id in by_term
                        else [WHY.get(c.reason, c.reason)], parsed.words) for c in chosen if c.id in rows]
 
@@ -48,11 +53,11 @@ def ends_in_term(text: str, u: qu.Understood, table: Mapping[tuple[str, ...], ob
                  and (len(term) > 1 or tuple(term) in table))
 
 
-def _closest(engine: SearchEngine, found: list[Candidate], named: tuple[qu.Expansion, ...]) -> list[Candidate]:
+def _closest(found: list[Candidate], rows: Mapping[int, CodeRow],
+             named: tuple[qu.Expansion, ...]) -> list[Candidate]:
     """The codes whose titles the term's words fill most first ('Acute myocardial infarction' before 'Acute coronary
     thrombosis not resulting in myocardial infarction'), then in BM25 order."""
     said = {w for e in named for w in q.tokens(e.expansion)}
-    rows = engine.store.rows([c.id for c in found])
 
     def share(c: Candidate) -> float:
         title = [w for w in q.tokens(rows[c.id].title) if w not in q.STOPWORDS] if c.id in rows else []
