@@ -336,3 +336,11 @@ def test_real_model_smoke_through_the_api_and_fhir(real_client):
     assert expansion.status_code == 200
     assert any(c["code"].startswith("K92") for c in expansion.json()["expansion"]["contains"])
     assert len(real_client.get("/api/codes/icd10cm/I21.4/similar").json()["similar"]) >= 5
+
+
+def test_a_query_of_common_words_only_finds_nothing_and_says_why(client, engine):
+    found = client.get("/api/search", params={"q": "the and of"}).json()
+    assert found["total"] == 0 and found["results"] == [] and "only common words" in found["hint"]
+    assert "only common words" in client.get("/", params={"q": "of the"}).text
+    # A common word beside a word that says something is searched as before.
+    assert engine.search("fracture of the femur").total > 0

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from service.search import operations as ops
+from service.search import terms
 from service.search import query as q
 from service.search import steering
 from service.search import understanding as qu
@@ -241,3 +242,13 @@ def test_a_scope_named_with_something_done_through_it_rules_out_inspection(opera
     assert ops.not_doing(None, {"colonoscopy", "inspection", "excision"}, features=()) == ()
     reading = operations.read(["scope", "to", "remove", "colon", "polyp"])
     assert ops.not_doing(reading, {"scope", "inspection", "remove"}) == reading.not_operations + ("Inspection",)
+
+
+def test_a_condition_named_by_a_table_term_over_the_operation_word_is_no_procedure(operations):
+    table = {terms.table_key(["pulled", "muscle"]): (terms.Entry("pulled muscle", "strain of muscle", "icd10cm"),)}
+    understanding = qu.Understanding(table, None, operations=operations)
+    u = understanding.understand("pulled muscle", None, frozenset(qu.FEATURES))
+    # 'pulled muscle' is a strain: no Extraction to steer to, and the table's words are searched.
+    assert not u.operations and not u.not_operations and any("strain" in a for s in u.slots for a in s)
+    # The same word with a tooth is still the Extraction.
+    assert "Extraction" in understanding.understand("tooth pulled", None, frozenset(qu.FEATURES)).operations

@@ -423,3 +423,19 @@ def test_a_side_named_in_words_laterality_does_not_read_is_still_named():
     for text in ("broken right arm", "fx shaft humerus rt arm, init"):
         unread = qu.Understood(slots=((("arm",),),), any_words=(), dense_text=text, defaults=True)
         assert steering.default_factor(right, unread) == 1.0, text
+
+
+def test_a_level_called_low_or_high_steers_away_from_titles_saying_the_opposite(table):
+    understanding = qu.Understanding(table, None)
+    low = understanding.understand("low white blood count", None, frozenset(qu.FEATURES))
+    assert low.polarity == "low"
+    assert steering.steer_factor("Other elevated white blood cell count", low)[0] < 1
+    assert steering.steer_factor("Decreased white blood cell count, unspecified", low)[0] == 1
+    assert steering.steer_factor("Hyperbaric Oxygenation of Circulatory System", low)[0] < 1
+    assert steering.steer_factor("Excision of Left Hypogastric Vein, Open Approach", low, system="icd10pcs")[0] == 1  # a place
+    high = understanding.understand("high calcium", None, frozenset(qu.FEATURES))
+    assert high.polarity == "high" and steering.steer_factor("Dietary calcium deficiency", high)[0] < 1
+    assert steering.steer_factor("Hypercalcemia", high)[0] == 1
+    # Both said, or the step switched off: no level.
+    assert understanding.understand("low and high calcium", None, frozenset(qu.FEATURES)).polarity == ""
+    assert understanding.understand("low calcium", None, frozenset(qu.FEATURES) - {"polarity"}).polarity == ""

@@ -1,5 +1,5 @@
 """Queries made of codes: a list ('E11.9, I10' pasted from a claim) finds each code in the order typed; a code of a
-system that is not loaded (CPT '99213') gets a hint on how to load it."""
+system that is not loaded (CPT '99213') gets a hint on how to load it; one of common words only, a hint too."""
 from __future__ import annotations
 
 import re
@@ -59,9 +59,18 @@ _NOT_SHIPPED = (("cpt", re.compile(r"^[0-9]{4}[0-9FTU]$", re.I), "CPT codes are 
                  "HCPCS file with `medcodes build --custom hcpcs=FILE.csv`"))
 
 
+def only_common_words(text: str) -> bool:
+    """True for a text whose words are all ones the index ignores ('the and of'): nothing to search for."""
+    words = q.tokens(text)
+    return bool(words) and all(w in q.STOPWORDS for w in words)
+
+
 def missing_system_hint(systems: Collection[str], result: SearchResult) -> str | None:
-    """For a search that found nothing and is shaped like a code of a system that is not loaded, what to do."""
+    """For a search that found nothing and is shaped like a code of a system that is not loaded, or says only
+    common words, what to do."""
     if result.total:
         return None
+    if only_common_words(result.query):
+        return "the query has only common words, which every code shares: say what you are looking for, or a code"
     return next((hint for name, shape, hint in _NOT_SHIPPED if name not in systems and shape.match(result.query)),
                 None)

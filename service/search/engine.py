@@ -19,7 +19,7 @@ from service.search import operations as ops
 from service.search import query as q
 from service.search import understanding as qu
 from service.search.checks import Checks
-from service.search.codelist import codes_listed, listed_result
+from service.search.codelist import codes_listed, listed_result, only_common_words
 from service.search.fusion import Candidate, Fusion
 from service.search.intent import CONDITION_MIN_TITLES
 from service.search.reasons import lexical_reason, matched_words
@@ -122,6 +122,9 @@ class SearchEngine(Checks):
         features = self.check_features(features)
         if (listed := codes_listed(self, parsed.text, system)) is not None:  # 'E11.9, I10': each code
             return listed_result(self, parsed.text, listed, billable, chapter, limit, offset, mode, started)
+        if not parsed.code and only_common_words(parsed.text):  # 'the and of' would only find noise
+            return SearchResult(parsed.text, (), 0, round((time.perf_counter() - started) * 1000, 2), mode,
+                                warming=self.warming)
         parsed, u, fusion = self.candidates(text, parsed, system, mode, features)
         # A code-shaped query ('99213', 'I2199': a letter at most before a digit; 'covid19' is a word) that is no code,
         # no code's prefix and no word of any code has nothing the meaning path could be near: hybrid finds nothing.
@@ -134,7 +137,7 @@ class SearchEngine(Checks):
             ranked = coverage.rerank(ranked, fusion, self.store, u.slots)
         inactive = any(self.store.inactive[i] for i in ranked[:steering.STEER_DEPTH])
         if (u.sides or u.encounter or u.operations or u.seventh or u.history or u.cause or u.intent or u.defaults
-                or inactive):
+                or u.polarity or inactive):
             ranked = self._steer(ranked, fusion, u)
         said = frozenset(q.stem(w) for w in u.any_words)
         if "names" in features and not parsed.code:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from service.search import coverage
 from service.search.approach import title_approach
@@ -55,6 +55,14 @@ _TITLE_OTHER = re.compile(r"^other\b(?! and unspecified)|\bother specified\b", r
 _OTHER_WORDS = re.compile(r"\b(other|specified)\b")
 OTHER_MAX_WORDS = 3
 _TITLE_HISTORY = re.compile(r"\b(personal|family) history\b", re.I)
+# A level the query calls low is not one a title calls raised, and the other way round: 'low white blood count' is no
+# 'Elevated white blood cell count', 'high calcium' no 'Dietary calcium deficiency', 'low oxygen' no 'Hyperbaric
+# Oxygenation'. Hyper-/hypo- words that name a place ('Hypogastric Vein') say no level.
+LOW_WORDS = frozenset("low decreased reduced underactive deficient".split())
+HIGH_WORDS = frozenset("high elevated increased raised overactive excess excessive".split())
+_PLACES = r"(?!gastric|glossal|phys|thalam|pharyn|thenar)"
+_TITLE_LEVEL = {"low": re.compile(rf"\b(?:elevated|increased|high|excess\w*|hyper{_PLACES}\w+)", re.I),
+                "high": re.compile(rf"\b(?:decreased|reduced|low|deficien\w*|hypo{_PLACES}\w+)", re.I)}
 # A record that names no side is coded to the unspecified side (ICD-10-CM has one beside most sided codes); words
 # where 'left' or 'right' names a part of the body, not the side of a paired one, are no side. The query's own
 # words are read too, so a side named in words laterality does not read (claim text's 'rt', 'l') still counts.
@@ -154,6 +162,13 @@ def default_factor(title: str, understood: "Understood", system: str = "") -> fl
     return factor
 
 
+def polarity_of(words: Iterable[str]) -> str:
+    """'low' or 'high' when the query's own words call a level one of those (and not both), else ''."""
+    said = set(words)
+    low, high = bool(said & LOW_WORDS), bool(said & HIGH_WORDS)
+    return "low" if low and not high else "high" if high and not low else ""
+
+
 def steer_factor(title: str, understood: "Understood", code: str = "", system: str = "") -> tuple[float, str]:
     """Score multiplier and reason for a candidate, given the query's laterality, history, poisoning intent,
     encounter (named or not), root operation, named 7th character and coding defaults (`system`: the candidate's)."""
@@ -178,6 +193,8 @@ def steer_factor(title: str, understood: "Understood", code: str = "", system: s
             reasons.append("approach: " + approach)
         elif approach:
             factor *= APPROACH_CONFLICT
+    if understood.polarity and _TITLE_LEVEL[understood.polarity].search(title):
+        factor *= CONFLICT
     if understood.sides:
         sides = {s.lower() for s in _TITLE_SIDE.findall(title)}
         if sides & understood.sides:

@@ -12,14 +12,15 @@ from service.search.intent import CONDITION_WORDS, PROCEDURE_SUFFIXES, PROCEDURE
 from service.search.morphology import Morphology
 from service.search.operations import Operations, Reading, by_table, not_doing, with_device, word_form
 from service.search.spelling import Speller
-from service.search.steering import asks_unspecified, cause_of, encounter_of, history_of, sides_of
+from service.search.steering import asks_unspecified, cause_of, encounter_of, history_of, polarity_of, sides_of
 from service.search.terms import Entry, Matches, for_system, inflected, joined_compounds, pair_terms, scattered, sided, table_key
 from service.search.terms import covered as _covered
 
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
 FEATURES = ("expand", "expand_dense", "abbrev", "spell", "spell_dense", "laterality", "encounter", "intent", "operations",
             "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors", "morphology", "claim_parts", "history",
-            "compounds", "poisoning_intent", "new_technology", "defaults", "terms", "families", "approach", "names", "headings")
+            "compounds", "poisoning_intent", "new_technology", "defaults", "terms", "families", "approach", "names", "headings",
+            "polarity")
 # Claim text names a 7th character by itself: 'Disp fx of head of r rad, 7thN' is the code ending in N.
 _SEVENTH = re.compile(r"^7th([a-z0-9])$")
 
@@ -63,6 +64,7 @@ class Understood:
     defaults: bool = False  # what the query leaves unsaid takes ICD-10-CM's default (closed, displaced, unspecified)
     synonyms: bool = False  # the meaning path also searches a vector per official synonym (`terms`)
     unspecified: bool = False  # the query says NOS or unspecified: it asks for the code that leaves details unsaid
+    polarity: str = ""  # 'low' or 'high': a level the query names, which titles saying the opposite contradict
 
 
 class Understanding:
@@ -182,7 +184,7 @@ class Understanding:
             if "intent" in features and not system else "",
             operations=reading.operations if reading else (), not_operations=not_doing(reading, cues, features),
             approaches=approaches, claim_text="claim" in features, stem_guard="stem_guard" in features, seventh=seventh,
-            anchored="anchors" in features,
+            anchored="anchors" in features, polarity=polarity_of(words) if "polarity" in features else "",
         )
 
     def _operation(self, words: list[str], matches: Matches, system: str | None,
@@ -194,9 +196,12 @@ class Understanding:
         if (reading := self.operations.read(words, {**named, **spelt})) is None:  # 'stent': an intraluminal device
             return None
         reading = with_device(reading, [e.expansion for _n, entries in matches.values() for e in entries], self.operations)
-        if covering := [e.expansion for i, (n, entries) in matches.items() for e in entries
-                        if i < reading.start + reading.length and reading.start < i + n]:
-            reading = by_table(reading, covering, self.operations)  # the term says what to search for
+        covering = [e for i, (n, entries) in matches.items() for e in entries
+                    if i < reading.start + reading.length and reading.start < i + n]
+        if covering and all(e.system == "icd10cm" for e in covering):
+            return None  # a condition's everyday name ('pulled muscle' is a strain), no procedure
+        if covering:
+            reading = by_table(reading, [e.expansion for e in covering], self.operations)  # the term says what to search for
         other_signal = any(w in PROCEDURE_WORDS or w.endswith(PROCEDURE_SUFFIXES) for w in words)
         if system != "icd10pcs" and not other_signal and len(words) < 2:
             return None
