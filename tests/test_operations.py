@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 
 from service.search import operations as ops
-from service.search import terms
 from service.search import query as q
-from service.search import steering
+from service.search import steering, terms
 from service.search import understanding as qu
 from service.search.fusion import Fusion
 from service.search.rolldown import roll_down, says_default

@@ -369,6 +369,10 @@ def test_a_fracture_not_called_pathological_or_stress_is_coded_as_an_injury():
     history = "Personal history of malignant neoplasm of larynx"
     assert steering.default_factor(history, said("malignant neoplasm larynx")) < 1.0
     assert steering.default_factor(history, replace(said("history of larynx cancer"), history="personal")) == 1.0
+    # A manifestation code comes after the condition unless the query names what it is in or due to.
+    manifestation = "Direct infection of unspecified knee in infectious and parasitic diseases classified elsewhere"
+    assert steering.default_factor(manifestation, said("knee infection")) < 1.0
+    assert steering.default_factor(manifestation, said("knee infection in lyme disease")) == 1.0
 
 
 def test_a_term_read_in_both_systems_names_no_procedure(table):

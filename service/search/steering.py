@@ -55,6 +55,10 @@ _TITLE_OTHER = re.compile(r"^other\b(?! and unspecified)|\bother specified\b", r
 _OTHER_WORDS = re.compile(r"\b(other|specified)\b")
 OTHER_MAX_WORDS = 3
 _TITLE_HISTORY = re.compile(r"\b(personal|family) history\b", re.I)
+# A manifestation code ('... in diseases classified elsewhere') is listed after the disease that causes it; a query
+# that names no underlying disease ('in', 'due to', 'elsewhere') asks for the condition itself.
+_TITLE_MANIFESTATION = re.compile(r"\bclassified elsewhere\b", re.I)
+_MANIFESTATION_WORDS = re.compile(r"\b(in|due|elsewhere|from|because|secondary)\b")
 # A level the query calls low is not one a title calls raised, and the other way round: 'low white blood count' is no
 # 'Elevated white blood cell count', 'high calcium' no 'Dietary calcium deficiency', 'low oxygen' no 'Hyperbaric
 # Oxygenation'. Hyper-/hypo- words that name a place ('Hypogastric Vein') say no level.
@@ -125,18 +129,20 @@ class _Said:
     maternal: bool
     side: bool
     other: bool
+    manifestation: bool
 
 
 @lru_cache(maxsize=256)
 def _said(text: str) -> _Said:
     return _Said(*(bool(p.search(text)) for p in (_OPEN_WORDS, _NONDISPLACED_WORDS, _NOT_INJURY_WORDS,
-                                                   _MATERNAL_WORDS, _SIDE_WORDS, _OTHER_WORDS)))
+                                                   _MATERNAL_WORDS, _SIDE_WORDS, _OTHER_WORDS,
+                                                   _MANIFESTATION_WORDS)))
 
 
 def default_factor(title: str, understood: "Understood", system: str = "") -> float:
     """LATER for a title that departs from ICD-10-CM's default in what the query leaves unsaid (open fracture,
     nondisplaced fracture, a pathological or stress fracture, a history code, one of pregnancy or the newborn, a
-    side the query does not name, an 'Other ...' code for a query its title fully covers); 1.0 otherwise."""
+    manifestation code, a side the query does not name, an 'Other ...' code for a query its title fully covers); 1.0 otherwise."""
     said = _said(understood.dense_text.lower())
     factor = 1.0
     if not understood.seventh:  # a named 7th character says open or closed itself
@@ -149,6 +155,8 @@ def default_factor(title: str, understood: "Understood", system: str = "") -> fl
     if not understood.history and _TITLE_HISTORY.search(title):  # a condition is current unless called history
         factor *= LATER
     if _TITLE_MATERNAL.search(title) and not said.maternal:
+        factor *= LATER
+    if _TITLE_MANIFESTATION.search(title) and not said.manifestation:
         factor *= LATER
     if (not system.endswith("pcs") and not understood.sides and not said.side
             and _TITLE_SIDE.search(title) and not _TITLE_ANATOMIC_SIDE.search(title)):

@@ -45,7 +45,8 @@ class SearchOut(BaseModel):
     semantic: str = Field("ready", description="'ready', or 'warming' while the model's vectors are still being "
                                                "built: results then come from codes and words only")
     hint: str | None = Field(None, description="when nothing matched a query shaped like a code of a system that is "
-                                               "not loaded (CPT, HCPCS): how to load it")
+                                               "not loaded (CPT, HCPCS): how to load it; for a query of common words "
+                                               "only ('the and of'): that there is nothing to search for")
     results: list[HitOut]
 
 
