@@ -208,7 +208,8 @@ def main(argv=None) -> int:
     parser.add_argument("--network", action="store_true", help="the same as --model network")
     args = parser.parse_args(argv)
     kind = "network" if args.network else args.model
-    fitter = {"trees": fit_trees, "linear": fit, "network": fit_ensemble, "blend": fit_blend}[kind]
+    # The blend reads which training queries are lay wording itself (fit_weighted below); the others take x, y, groups.
+    fitter = {"trees": fit_trees, "linear": fit, "network": fit_ensemble}.get(kind)
     settings = Settings.from_env()
     out = ranker.configured_file(settings.ranker_file)
     # Training reads candidates and features, not the ranker it is about to write (which need not exist yet).
@@ -230,6 +231,7 @@ def main(argv=None) -> int:
         chosen = {int(g) for g in np.unique(groups) if asked[int(g)].text in lay}
         if kind == "blend":
             return fit_blend(x, y, groups, chosen)
+        assert fitter is not None
         return fitter(*repeat_groups(x, y, groups, chosen, repeats)) if repeats > 1 else fitter(x, y, groups)
 
     model = fit_weighted(x, y, groups, queries[:cut])
