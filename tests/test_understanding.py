@@ -396,6 +396,18 @@ def test_a_condition_word_with_no_procedure_named_asks_for_a_diagnosis():
     assert intent_of(["mouth", "ulcer"], {}) == ""  # neither says which
 
 
+def test_a_condition_said_first_of_a_stoma_or_device_asks_for_a_diagnosis():
+    from service.search.intent import intent_of
+    # The condition heads the phrase, whatever procedure or device follows 'of'.
+    assert intent_of(["stenosis", "of", "colostomy"], {}, {"stenosis"}) == "icd10cm"
+    assert intent_of(["obstruction", "of", "tracheostomy"], {}) == "icd10cm"
+    assert intent_of(["leak", "at", "gastrostomy", "site"], {}) == "icd10cm"
+    # A procedure that heads the phrase, or a condition that is not its head, keeps the procedure reading.
+    assert intent_of(["repair", "of", "stenosis"], {}, {"stenosis"}) == "icd10pcs"
+    assert intent_of(["colostomy", "for", "stenosis"], {}, {"stenosis"}) == "icd10pcs"
+    assert intent_of(["stenosis", "colostomy"], {}, {"stenosis"}) == "icd10pcs"
+
+
 def test_claim_encounter_words_are_read_without_mined_abbreviations():
     from service.search.steering import UNSTATED, encounter_of
     assert encounter_of(["disp", "fx", "r", "femur", "subs"], {"disp", "fx", "r", "femur", "subs"}) == "subsequent"

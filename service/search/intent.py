@@ -21,6 +21,12 @@ DIAGNOSIS_WORDS = frozenset("complication complications status history hx reject
                             " encounter admission screening".split())
 
 
+# A condition said first and tied by one of these to what it affects is the head of the phrase: 'stenosis of
+# colostomy' is a diagnosis, whatever procedure or device the rest names. Beside the index's condition words, words
+# for what goes wrong with a stoma, graft or device that procedure text also uses ('obstruction' names a PCS
+# qualifier too).
+HEAD_LINKS = frozenset("of in at".split())
+HEAD_CONDITION_WORDS = frozenset("obstruction blockage bleeding leak erosion migration dislodgement".split())
 # A word must begin this many ICD-10-CM titles to count as a condition word: fewer are names ('Down syndrome').
 CONDITION_MIN_TITLES = 3
 
@@ -34,6 +40,9 @@ def intent_of(words: list[str], matches: Matches, conditions: Collection[str] = 
         any(e.system == "icd10pcs" for e in entries) and not any(e.system == "icd10cm" for e in entries)
         for _n, entries in matches.values())
     said = set(words)
+    if len(words) > 2 and words[1] in HEAD_LINKS and (
+            words[0] in conditions or words[0] in CONDITION_WORDS or words[0] in HEAD_CONDITION_WORDS):
+        return "icd10cm"
     # A diagnosis-only table term says its condition words too ('s/p cabg': s/p is status post, a status code).
     cues = said | {w for _n, entries in matches.values() for e in entries if e.system == "icd10cm"
                    for w in e.expansion.lower().split()}
