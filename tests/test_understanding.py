@@ -455,3 +455,22 @@ def test_a_level_called_low_or_high_steers_away_from_titles_saying_the_opposite(
     # Both said, or the step switched off: no level.
     assert understanding.understand("low and high calcium", None, frozenset(qu.FEATURES)).polarity == ""
     assert understanding.understand("low calcium", None, frozenset(qu.FEATURES) - {"polarity"}).polarity == ""
+
+
+def test_a_pressure_ulcer_or_burn_described_by_its_depth_is_read_as_the_stage_or_degree_titles_name(table):
+    # Notes describe a wound's depth; ICD-10-CM titles name the stage or degree (its L89 inclusion terms and Index say
+    # which depth is which), so only the stage word tells one site's codes apart from the next.
+    understanding = qu.Understanding(table, None)
+
+    def read(text: str) -> list[str]:
+        return [e.expansion for e in understanding.understand(text, None, ALL).expansions]
+
+    assert read("Pressure ulcer with abrasion, blister, partial thickness skin loss involving epidermis and/or dermis, "
+                "left hip") == ["stage 2"]
+    assert read("pressure injury full thickness skin loss sacrum") == ["pressure ulcer", "stage 3"]
+    assert read("Pressure ulcer with necrosis of soft tissues through to underlying muscle, tendon, or bone, right "
+                "buttock") == ["stage 4"]
+    assert read("Pressure pre-ulcer skin changes limited to persistent focal edema, right heel") == ["stage 1"]
+    assert read("obscured full thickness skin and tissue loss of the sacrum") == ["unstageable"]
+    assert read("deep partial thickness burns of right thigh") == ["second degree burn"]
+    assert read("full thickness burn of hand") == ["third degree burn"]
