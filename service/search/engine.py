@@ -20,6 +20,7 @@ from service.search import query as q
 from service.search import understanding as qu
 from service.search.checks import Checks
 from service.search.codelist import codes_listed, listed_result, only_common_words
+from service.search.compose import Composer
 from service.search.fusion import Candidate, Fusion
 from service.search.intent import CONDITION_MIN_TITLES
 from service.search.reasons import lexical_reason, matched_words
@@ -78,9 +79,10 @@ class SearchEngine(Checks):
                                    lambda word, cap: store.lexical_count(q.fts_phrase(word), cap))
         operations = ops.Operations(ops.load_rules(), ops.device_words(store.titles_starting("icd10pcs", "Removal of ")),
                                     ops.root_words(store.first_title_words("icd10pcs", "table")))
+        parts = morphology.Morphology(morphology.load_parts(), self.vocabulary)
         self.understanding = qu.Understanding(table, speller, store.abbreviations(), self._official_word, operations,
-                                              morphology.Morphology(morphology.load_parts(), self.vocabulary),
-                                              store.condition_words(CONDITION_MIN_TITLES))
+                                              parts, store.condition_words(CONDITION_MIN_TITLES),
+                                              Composer(parts, self.vocabulary))
         self.ranker = ranker.load_configured(settings.ranker_file)
         self.codes = CodeRetriever(store)
         self.words = LexicalRetriever(store, self.vocabulary)

@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from rapidfuzz.distance import OSA
 
@@ -78,13 +78,7 @@ class Morphology:
             return ()
         parts = self.split(word)
         meaningful = [p for p in parts if set(p.meanings) - EMPTY_MEANINGS]
-        if len(meaningful) < 2:
-            return ()
-        choices = [[tuple(m.split()) for m in p.meanings if m not in EMPTY_MEANINGS] for p in meaningful]
-        readings = []
-        for combo in itertools.islice(itertools.product(*choices), MAX_READINGS):
-            readings.append(tuple(dict.fromkeys(w for words in combo for w in words)))
-        return tuple(dict.fromkeys(readings))
+        return readings(meaningful) if len(meaningful) >= 2 else ()
 
     def _split(self, word: str) -> tuple[Part, ...]:
         best: dict[tuple[int, int], tuple[Part, ...]] = {(0, 0): ()}  # (position, stage) -> fewest parts so far
@@ -108,3 +102,12 @@ class Morphology:
         finished = [best[(len(word), s)] for s in (1, 2) if (len(word), s) in best]
         ends = [p for p in finished if any(x.kind == "root" for x in p)]
         return min(ends, key=len) if ends else ()
+
+
+def readings(parts: Sequence[Part]) -> tuple[tuple[str, ...], ...]:
+    """The plain-word readings of a split (each an AND of words), at most MAX_READINGS of them."""
+    choices = [[tuple(m.split()) for m in p.meanings if m not in EMPTY_MEANINGS] for p in parts]
+    found = []
+    for combo in itertools.islice(itertools.product(*choices), MAX_READINGS):
+        found.append(tuple(dict.fromkeys(w for words in combo for w in words)))
+    return tuple(dict.fromkeys(found))

@@ -160,3 +160,24 @@ def scattered(words: list[str], matches: Matches, pairs: Mapping[tuple[str, str]
                 break
         i += 1
     return out
+
+
+def longest_terms(words: list[str], table: Mapping[tuple[str, ...], tuple[Entry, ...]],
+                  inflected_terms: Mapping[tuple[str, ...], tuple[Entry, ...]], form: Callable[[str], str],
+                  system: str | None) -> Matches:
+    """Longest table terms found in the query (as written, or in another form of each word), by start position."""
+    longest = max((len(k) for k in table), default=0)
+    found: Matches = {}
+    i = 0
+    while i < len(words):
+        for n in range(min(longest, len(words) - i), 0, -1):
+            said = words[i:i + n]
+            held = table.get(table_key(said)) or inflected_terms.get(tuple(form(w) for w in said), ())
+            entries = for_system(held, system)
+            if entries:
+                found[i] = (n, entries)
+                i += n
+                break
+        else:
+            i += 1
+    return found

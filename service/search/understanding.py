@@ -7,20 +7,22 @@ from typing import Callable, Iterable, Mapping
 
 from embeddings.abbreviations import PART, claim_words, spell_slashes
 from service.search import query as q
+from service.search import terms
 from service.search.approach import read_approach
+from service.search.compose import Composer
 from service.search.intent import CONDITION_WORDS, PROCEDURE_SUFFIXES, PROCEDURE_WORDS, intent_of
 from service.search.morphology import Morphology
 from service.search.operations import Operations, Reading, by_table, not_doing, with_device, word_form
 from service.search.spelling import Speller
 from service.search.steering import asks_unspecified, cause_of, encounter_of, history_of, polarity_of, sides_of
-from service.search.terms import Entry, Matches, for_system, inflected, joined_compounds, pair_terms, scattered, sided, table_key
+from service.search.terms import Entry, Matches, joined_compounds, longest_terms, scattered
 from service.search.terms import covered as _covered
 
 # Each feature can be switched off on its own, so the evaluation can measure what each one adds.
 FEATURES = ("expand", "expand_dense", "abbrev", "spell", "spell_dense", "laterality", "encounter", "intent", "operations",
             "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors", "morphology", "claim_parts", "history",
             "compounds", "poisoning_intent", "new_technology", "defaults", "terms", "families", "approach", "names", "headings",
-            "polarity")
+            "polarity", "compose")
 # Claim text names a 7th character by itself: 'Disp fx of head of r rad, 7thN' is the code ending in N.
 _SEVENTH = re.compile(r"^7th([a-z0-9])$")
 
@@ -77,15 +79,15 @@ class Understanding:
     def __init__(self, table: Mapping[tuple[str, ...], tuple[Entry, ...]], speller: Speller | None,
                  abbreviations: Mapping[str, str] | None = None, official: Callable[[str], bool] = lambda _w: False,
                  operations: Operations | None = None, morphology: Morphology | None = None,
-                 conditions: frozenset[str] = frozenset()):
+                 conditions: frozenset[str] = frozenset(), composer: Composer | None = None):
         self.table, self.speller, self.operations, self.morphology = table, speller, operations, morphology
+        self.composer = composer  # plain words that spell a compound word ('enlarged liver': hepatomegaly)
         self.conditions = conditions  # words that say the query asks for a diagnosis (see intent.intent_of)
         found = dict(abbreviations or {})
         self.abbreviations = {k: v for k, v in found.items() if not k.startswith(PART)}
         self.parts = {k[len(PART):]: v for k, v in found.items() if k.startswith(PART)}
         self.official = official
-        self.longest = max((len(k) for k in table), default=0)
-        self.inflected, self.pairs = inflected(table, word_form), pair_terms(table)
+        self.inflected, self.pairs = terms.inflected(table, word_form), terms.pair_terms(table)
 
     def understand(self, text: str, system: str | None, features: frozenset[str],
                    partial_last: bool = False) -> Understood:
@@ -108,14 +110,16 @@ class Understanding:
         if seventh:
             words = [w for w in words if not _SEVENTH.match(w)]
             text = re.sub(r"\b7th[A-Za-z0-9]\b", " ", text)
-        matches = scattered(words, self._expansions(words, system), self.pairs, system) \
+        matches = scattered(words, longest_terms(words, self.table, self.inflected, word_form, system), self.pairs, system) \
             if {"expand", "expand_dense"} & features else {}
         if "claim_parts" in features and self.parts and "," in text:
             matches = self._claim_parts(text, words, matches)
         if "compounds" in features:
             matches = joined_compounds(words, matches, self.official, self.table)
+        if "compose" in features and self.composer is not None:
+            matches.update(self.composer.matches(words, _covered(matches)))
         if "laterality" in features:
-            matches.update(sided(words, matches))
+            matches.update(terms.sided(words, matches))
         if partial_last and {"expand", "expand_dense"} & features:
             matches.update(self._completion(words, matches, system))
         spelt = self._abbreviated(words, matches) if "abbrev" in features else {}
@@ -207,22 +211,6 @@ class Understanding:
             return None
         return reading
 
-    def _expansions(self, words: list[str], system: str | None) -> dict[int, tuple[int, tuple[Entry, ...]]]:
-        """Longest table terms found in the query, by start position: {start: (length, entries)}."""
-        found, i = {}, 0
-        while i < len(words):
-            for n in range(min(self.longest, len(words) - i), 0, -1):
-                said = words[i:i + n]
-                held = self.table.get(table_key(said)) or self.inflected.get(tuple(word_form(w) for w in said), ())
-                entries = for_system(held, system)
-                if entries:
-                    found[i] = (n, entries)
-                    i += n
-                    break
-            else:
-                i += 1
-        return found
-
     def _claim_parts(self, text: str, words: list[str], matches: Matches) -> Matches:
         """Comma-separated parts of the query that claim text writes for a longer phrase ('..., Endo'), in place
         of any table term overlapping them."""
@@ -250,10 +238,10 @@ class Understanding:
         best = None
         for key, entries in self.table.items():
             start = len(words) - len(key)
-            if (start < 0 or not key[-1].startswith(words[last]) or table_key(words[start:last]) != key[:-1]
+            if (start < 0 or not key[-1].startswith(words[last]) or terms.table_key(words[start:last]) != key[:-1]
                     or covered & set(range(start, last))):
                 continue
-            entries = for_system(entries, system)
+            entries = terms.for_system(entries, system)
             rank = (-len(key), len(key[-1]), key)
             if entries and (best is None or rank < best[0]):
                 best = (rank, start, len(key), entries)
