@@ -474,3 +474,33 @@ def test_a_pressure_ulcer_or_burn_described_by_its_depth_is_read_as_the_stage_or
     assert read("obscured full thickness skin and tissue loss of the sacrum") == ["unstageable"]
     assert read("deep partial thickness burns of right thigh") == ["second degree burn"]
     assert read("full thickness burn of hand") == ["third degree burn"]
+
+
+def test_with_and_without_clauses_are_read_from_the_query_claim_words_spelt_out():
+    stated, negated = steering.clauses_of("placenta previa w/o hemor, first tri", {"hemor": "hemorrhage"})
+    assert {"placenta", "previa", "first", "tri"} <= stated and negated == {"hemorrhage"}
+    stated, negated = steering.clauses_of("coccygeal fistulas with abscesses", {})
+    assert stated == {"coccygeal", "fistula", "abscess"} and not negated
+
+
+def test_a_title_saying_without_what_the_query_states_or_with_what_it_rules_out_contradicts_it():
+    stated, negated = steering.clauses_of("coccygeal fistula with abscess", {})
+    assert steering.contradicts("Pilonidal sinus without abscess", stated, negated)
+    assert not steering.contradicts("Pilonidal sinus with abscess", stated, negated)
+    stated, negated = steering.clauses_of("appendicitis, perforated", {})
+    assert steering.contradicts("Acute appendicitis without perforation or gangrene", stated, negated)
+    stated, negated = steering.clauses_of("gastric ulcer without bleeding", {"bleeding": "hemorrhage"})
+    assert steering.contradicts("Acute gastric ulcer with hemorrhage", stated, negated)
+    # Every word of one item must be said ('heart' alone is not heart failure), and a shared start is no same word.
+    stated, negated = steering.clauses_of("hypertensive heart and chronic kidney disease", {})
+    assert not steering.contradicts("Hypertensive heart and chronic kidney disease without heart failure", stated, negated)
+    stated, negated = steering.clauses_of("migraine with aura", {})
+    assert not steering.contradicts("Migraine with aura, intractable, without status migrainosus", stated, negated)
+
+
+def test_codes_that_contradict_a_with_or_without_clause_go_after_those_that_do_not(engine):
+    for text, said in (("calculus of gallbladder with cholecystitis", "without cholecystitis"),
+                       ("type 2 diabetes with complication", "without complications")):
+        assert not any(said in h.title for h in engine.search(text, limit=3).hits)
+        # (without the step, this fixture index lists such a code among the first three)
+        assert any(said in h.title for h in engine.search(text, limit=3, features=ALL - {"negation"}).hits)

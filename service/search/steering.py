@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Mapping
 
-from service.search import coverage
+from embeddings.abbreviations import spell_slashes
+from service.search import coverage, terms
+from service.search import query as q
 from service.search.approach import title_approach
 
 if TYPE_CHECKING:
@@ -65,6 +67,9 @@ _MANIFESTATION_WORDS = re.compile(r"\b(in|due|elsewhere|from|because|secondary)\
 LOW_WORDS = frozenset("low decreased reduced underactive deficient".split())
 HIGH_WORDS = frozenset("high elevated increased raised overactive excess excessive".split())
 _PLACES = r"(?!gastric|glossal|phys|thalam|pharyn|thenar)"
+# A title's 'with' or 'without' clause, to the next comma or clause: 'without perforation or abscess'.
+_TITLE_CLAUSE = re.compile(r"\b(with|without)\b((?:(?!\bwith(?:out)?\b)[^,;])*)")
+_GENERIC = frozenset({"other", "unspecified", "specified", "mention", "nos", "and", "or", "not"})
 _TITLE_LEVEL = {"low": re.compile(rf"\b(?:elevated|increased|high|excess\w*|hyper{_PLACES}\w+)", re.I),
                 "high": re.compile(rf"\b(?:decreased|reduced|low|deficien\w*|hypo{_PLACES}\w+)", re.I)}
 # A record that names no side is coded to the unspecified side (ICD-10-CM has one beside most sided codes); words
@@ -170,6 +175,39 @@ def default_factor(title: str, understood: "Understood", system: str = "") -> fl
     return factor
 
 
+def clauses_of(text: str, spelt: Mapping[str, str]) -> tuple[frozenset[str], frozenset[str]]:
+    """The words the query states and those it says 'without' (to the next comma or 'with'), claim abbreviations
+    spelt out: 'placenta previa w/o hemor' says previa, placenta and not hemorrhage."""
+    stated: set[str] = set()
+    negated: set[str] = set()
+    for part in re.split(r"[,;]", spell_slashes(text.lower())):
+        into = stated
+        for word in q.tokens(part):
+            if word in ("with", "w", "without", "wo"):
+                into = negated if word in ("without", "wo") else stated
+            elif word not in q.STOPWORDS and word not in _GENERIC:
+                into.update(terms.singular(w) for w in q.tokens(spelt.get(word, word)))
+    return frozenset(stated), frozenset(negated)
+
+
+def contradicts(title: str, stated: frozenset[str], negated: frozenset[str]) -> bool:
+    """True when the title says 'without' something the query states, or 'with' something it says it is without
+    ('Pilonidal sinus without abscess' for 'coccygeal fistula with abscess')."""
+    for kind, clause in _TITLE_CLAUSE.findall(title.lower()):
+        said = negated if kind == "with" else stated
+        for item in re.split(r"\b(?:or|and)\b", clause) if said else ():  # 'without heart failure' needs both words
+            words = [terms.singular(w) for w in q.tokens(item) if w not in q.STOPWORDS and w not in _GENERIC]
+            if words and all(any(_same_word(w, s) for s in said) for w in words):
+                return True
+    return False
+
+
+def _same_word(a: str, b: str) -> bool:
+    """One word in two forms ('perforation', 'perforated'), not two words that share a start ('migraine',
+    'migrainosus')."""
+    return a == b or (len(a) >= 6 and a[:6] == b[:6] and abs(len(a) - len(b)) <= 2)
+
+
 def polarity_of(words: Iterable[str]) -> str:
     """'low' or 'high' when the query's own words call a level one of those (and not both), else ''."""
     said = set(words)
@@ -202,6 +240,8 @@ def steer_factor(title: str, understood: "Understood", code: str = "", system: s
         elif approach:
             factor *= APPROACH_CONFLICT
     if understood.polarity and _TITLE_LEVEL[understood.polarity].search(title):
+        factor *= CONFLICT
+    if (understood.stated or understood.negated) and contradicts(title, understood.stated, understood.negated):
         factor *= CONFLICT
     if understood.sides:
         sides = {s.lower() for s in _TITLE_SIDE.findall(title)}

@@ -14,7 +14,7 @@ from service.search.intent import CONDITION_WORDS, PROCEDURE_SUFFIXES, PROCEDURE
 from service.search.morphology import Morphology
 from service.search.operations import Operations, Reading, by_table, not_doing, with_device, word_form
 from service.search.spelling import Speller
-from service.search.steering import asks_unspecified, cause_of, encounter_of, history_of, polarity_of, sides_of
+from service.search.steering import asks_unspecified, cause_of, clauses_of, encounter_of, history_of, polarity_of, sides_of
 from service.search.terms import Entry, Matches, joined_compounds, longest_terms, scattered
 from service.search.terms import covered as _covered
 
@@ -22,7 +22,7 @@ from service.search.terms import covered as _covered
 FEATURES = ("expand", "expand_dense", "abbrev", "spell", "spell_dense", "laterality", "encounter", "intent", "operations",
             "rolldown", "claim", "stem_guard", "coverage", "ranker", "anchors", "morphology", "claim_parts", "history",
             "compounds", "poisoning_intent", "new_technology", "defaults", "terms", "families", "approach", "names", "headings",
-            "polarity", "compose")
+            "polarity", "compose", "negation")
 # Claim text names a 7th character by itself: 'Disp fx of head of r rad, 7thN' is the code ending in N.
 _SEVENTH = re.compile(r"^7th([a-z0-9])$")
 
@@ -67,6 +67,8 @@ class Understood:
     synonyms: bool = False  # the meaning path also searches a vector per official synonym (`terms`)
     unspecified: bool = False  # the query says NOS or unspecified: it asks for the code that leaves details unsaid
     polarity: str = ""  # 'low' or 'high': a level the query names, which titles saying the opposite contradict
+    stated: frozenset[str] = frozenset()  # words the query says, and those it says 'without' (`negation`):
+    negated: frozenset[str] = frozenset()  # a title saying 'without' the one or 'with' the other contradicts it
 
 
 class Understanding:
@@ -189,6 +191,7 @@ class Understanding:
             operations=reading.operations if reading else (), not_operations=not_doing(reading, cues, features),
             approaches=approaches, claim_text="claim" in features, stem_guard="stem_guard" in features, seventh=seventh,
             anchored="anchors" in features, polarity=polarity_of(words) if "polarity" in features else "",
+            **(dict(zip(("stated", "negated"), clauses_of(text, spelt))) if "negation" in features else {}),
         )
 
     def _operation(self, words: list[str], matches: Matches, system: str | None,
