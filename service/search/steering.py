@@ -193,13 +193,23 @@ def clauses_of(text: str, spelt: Mapping[str, str]) -> tuple[frozenset[str], fro
 def contradicts(title: str, stated: frozenset[str], negated: frozenset[str]) -> bool:
     """True when the title says 'without' something the query states, or 'with' something it says it is without
     ('Pilonidal sinus without abscess' for 'coccygeal fistula with abscess')."""
-    for kind, clause in _TITLE_CLAUSE.findall(title.lower()):
+    for kind, words in _clause_items(title):
         said = negated if kind == "with" else stated
-        for item in re.split(r"\b(?:or|and)\b", clause) if said else ():  # 'without heart failure' needs both words
-            words = [terms.singular(w) for w in q.tokens(item) if w not in q.STOPWORDS and w not in _GENERIC]
-            if words and all(any(_same_word(w, s) for s in said) for w in words):
-                return True
+        if said and all(any(_same_word(w, s) for s in said) for w in words):  # 'without heart failure': both words
+            return True
     return False
+
+
+@lru_cache(maxsize=65536)
+def _clause_items(title: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A title's 'with' and 'without' items, each as its words ('without perforation or abscess': two items)."""
+    found = []
+    for kind, clause in _TITLE_CLAUSE.findall(title.lower()):
+        for item in re.split(r"\b(?:or|and)\b", clause):
+            words = tuple(terms.singular(w) for w in q.tokens(item) if w not in q.STOPWORDS and w not in _GENERIC)
+            if words:
+                found.append((kind, words))
+    return tuple(found)
 
 
 def _same_word(a: str, b: str) -> bool:
