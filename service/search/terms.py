@@ -164,9 +164,9 @@ def scattered(words: list[str], matches: Matches, pairs: Mapping[tuple[str, str]
 
 def longest_terms(words: list[str], table: Mapping[tuple[str, ...], tuple[Entry, ...]],
                   inflected_terms: Mapping[tuple[str, ...], tuple[Entry, ...]], form: Callable[[str], str],
-                  system: str | None) -> Matches:
-    """Longest table terms found in the query (as written, or in another form of each word), by start position."""
-    longest = max((len(k) for k in table), default=0)
+                  system: str | None, longest: int) -> Matches:
+    """Longest table terms found in the query (as written, or in another form of each word), by start position;
+    `longest`: the most words a table term has."""
     found: Matches = {}
     i = 0
     while i < len(words):

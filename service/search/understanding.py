@@ -90,6 +90,7 @@ class Understanding:
         self.parts = {k[len(PART):]: v for k, v in found.items() if k.startswith(PART)}
         self.official = official
         self.inflected, self.pairs = terms.inflected(table, word_form), terms.pair_terms(table)
+        self.longest = max((len(k) for k in table), default=0)
 
     def understand(self, text: str, system: str | None, features: frozenset[str],
                    partial_last: bool = False) -> Understood:
@@ -112,8 +113,8 @@ class Understanding:
         if seventh:
             words = [w for w in words if not _SEVENTH.match(w)]
             text = re.sub(r"\b7th[A-Za-z0-9]\b", " ", text)
-        matches = scattered(words, longest_terms(words, self.table, self.inflected, word_form, system), self.pairs, system) \
-            if {"expand", "expand_dense"} & features else {}
+        matches = scattered(words, longest_terms(words, self.table, self.inflected, word_form, system, self.longest),
+                            self.pairs, system) if {"expand", "expand_dense"} & features else {}
         if "claim_parts" in features and self.parts and "," in text:
             matches = self._claim_parts(text, words, matches)
         if "compounds" in features:
