@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Mapping
 
 from service.search import query as q
+from service.search.intent import PROCEDURE_SUFFIXES
 from service.search.morphology import EMPTY_MEANINGS, Morphology, readings
 from service.search.terms import Entry, Matches, singular
 
 MIN_LENGTH = 6  # 'otitis', 'colitis': the vocabulary's own words, so shorter than the query-side minimum
-# Suffixes that name what is done, not what is wrong: the root-operation reading of procedure words covers those.
-PROCEDURE_SUFFIXES = frozenset({"ectomy", "otomy", "tomy", "ostomy", "plasty", "pexy", "rrhaphy", "scopy", "graphy",
-                                "gram", "centesis", "desis", "lysis", "tripsy", "lithectomy", "lithotomy"})
+# Suffixes that name what is done, not what is wrong (the procedure words intent reads, and the table's other
+# operation suffixes): the root-operation reading of procedure words covers those.
+OPERATION_SUFFIXES = frozenset(PROCEDURE_SUFFIXES) | {"tomy", "gram", "desis", "lysis", "lithectomy", "lithotomy"}
 # Suffixes too general to stand for the query's words ('kidney disease' is not always nephropathy).
 VAGUE_SUFFIXES = frozenset({"pathy", "trophy", "oma"})
+SKIPPED_SUFFIXES = OPERATION_SUFFIXES | VAGUE_SUFFIXES
 # Words inside a phrase that only tie its parts together ('inflammation of the pancreas').
 TIES = frozenset({"of", "the", "in", "a", "an", "my", "his", "her", "their", "is", "are", "around", "within"})
 # Everyday forms of the words the table's meanings use.
@@ -42,7 +44,7 @@ class Composer:
             if len(word) < MIN_LENGTH or not word.isalpha():
                 continue
             parts = morphology.split(word)
-            if not parts or parts[-1].kind != "suffix" or parts[-1].form in PROCEDURE_SUFFIXES | VAGUE_SUFFIXES:
+            if not parts or parts[-1].kind != "suffix" or parts[-1].form in SKIPPED_SUFFIXES:
                 continue
             meaningful = [p for p in parts if set(p.meanings) - EMPTY_MEANINGS]
             if len(meaningful) < 2 or meaningful[-1] is not parts[-1]:
@@ -72,7 +74,7 @@ class Composer:
                     continue
                 elif word not in TIES:
                     break
-                if keys[end] and (hit := self.compounds.get(frozenset(said))) and keys[end] in said:
+                if keys[end] in self.known and (hit := self.compounds.get(frozenset(said))):
                     best = (end, hit)
             if best is not None:
                 end, hit = best

@@ -174,6 +174,7 @@ class Understanding:
         spelt_out = [Expansion(w, e) for w, e in spelt.items()]
         spelt_out += [Expansion(w, " or ".join(" ".join(r) for r in rs)) for w, rs in parts.items()]
         cues = set(words) | {w for e in expansions + spelt_out for w in q.tokens(e.expansion)}
+        stated, negated = clauses_of(text, spelt) if "negation" in features else (frozenset(), frozenset())
         approaches, scoped = read_approach(words, spelt, [e.expansion for e in expansions], "approach" in features)
         return Understood(
             slots=tuple(s for s in slots if s), any_words=tuple(dict.fromkeys(any_words)),
@@ -192,7 +193,7 @@ class Understanding:
             operations=reading.operations if reading else (), not_operations=not_doing(reading, cues, features),
             approaches=approaches, claim_text="claim" in features, stem_guard="stem_guard" in features, seventh=seventh,
             anchored="anchors" in features, polarity=polarity_of(words) if "polarity" in features else "",
-            **(dict(zip(("stated", "negated"), clauses_of(text, spelt))) if "negation" in features else {}),
+            stated=stated, negated=negated,
         )
 
     def _operation(self, words: list[str], matches: Matches, system: str | None,
